@@ -1,0 +1,2 @@
+"""Repository root conftest: project-wide settings for tasks/ and tests/."""
+pytest_plugins = ["pytester"]

@@ -1,0 +1,158 @@
+"""Controller-side aggregation: one result per run item, per-task summaries, the gate.
+
+Fed only with plain data (``report.rltask`` dicts and node ids), so it is the same at -n 0 and
+under xdist, and fails closed: runs expected but never reported are errors.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from . import stats
+from .task import is_run_nodeid, task_id
+
+
+@dataclasses.dataclass
+class TaskSummary:
+    task: str
+    band: tuple[float, float]
+    min_runs: int
+    runs: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    missing: int = 0
+    failures: Counter = dataclasses.field(default_factory=Counter)
+    error_kinds: Counter = dataclasses.field(default_factory=Counter)
+    scores: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    tokens: Counter = dataclasses.field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def pass_rate(self) -> float | None:
+        n = self.passed + self.failed
+        return self.passed / n if n else None
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        return stats.wilson(self.passed, self.passed + self.failed)
+
+    @property
+    def verdict(self) -> str:
+        return stats.verdict(self.passed, self.failed, self.band, self.min_runs)
+
+    def as_json(self) -> dict[str, Any]:
+        rate = self.pass_rate
+        lo, hi = self.ci95
+        return {
+            "runs": self.runs,
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "missing": self.missing,
+            "pass_rate": None if rate is None else round(rate, 4),
+            "ci95": [round(lo, 3), round(hi, 3)],
+            "verdict": self.verdict,
+            "band": list(self.band),
+            "min_runs": self.min_runs,
+            "failures": dict(sorted(self.failures.items())),
+            "error_kinds": dict(sorted(self.error_kinds.items())),
+            "scores": {k: round(sum(v) / len(v), 4) for k, v in sorted(self.scores.items()) if v},
+            "tokens": dict(sorted(self.tokens.items())),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class Collector:
+    """Receives reports (as plain data) on the controller and decides the session's verdict."""
+
+    def __init__(self, band: tuple[float, float], min_runs: int) -> None:
+        self.band = band
+        self.min_runs = min_runs
+        self.expected: set[str] = set()  # run node ids that were selected
+        self.results: dict[str, dict[str, Any]] = {}  # run node id -> final rltask record
+        self.other_failures: set[str] = set()  # failed non-run items (solution checks, plain tests)
+        self.skipped: set[str] = set()
+
+    # -- feeding -----------------------------------------------------------------------------
+    def expect(self, nodeids: list[str]) -> None:
+        self.expected.update(n for n in nodeids if is_run_nodeid(n))
+
+    def add(self, nodeid: str, when: str, outcome: str, record: dict[str, Any] | None, longrepr: str = "") -> None:
+        """One pytest report. ``record`` is the report's ``rltask`` dict, if it had one."""
+        if not is_run_nodeid(nodeid):
+            if outcome == "failed":
+                self.other_failures.add(nodeid)
+            return
+        if when == "setup" and outcome == "skipped":
+            self.skipped.add(nodeid)
+            self.expected.discard(nodeid)
+            return
+        prev = self.results.get(nodeid)
+        if record is None:
+            if outcome != "failed":
+                return
+            # no data from our hooks: a crashed worker, or a failure outside our reach
+            record = {
+                "task": task_id(nodeid), "outcome": "error",
+                "category": "worker_crashed" if when not in ("setup", "call", "teardown") else "harness",
+                "message": longrepr[-500:],
+            }
+        if prev is not None and prev["outcome"] == "error":
+            return  # an error is final for this run
+        if prev is not None and when == "teardown" and record["outcome"] != "error":
+            return
+        self.results[nodeid] = record
+
+    # -- deciding ----------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        """True when live/replayed runs were selected: only then does the band gate apply."""
+        return bool(self.expected or self.results)
+
+    def summaries(self) -> dict[str, TaskSummary]:
+        out: dict[str, TaskSummary] = {}
+
+        def get(tid: str, rec: dict[str, Any] | None) -> TaskSummary:
+            if tid not in out:
+                band = tuple(rec["band"]) if rec and rec.get("band") else self.band
+                min_runs = rec.get("min_runs", self.min_runs) if rec else self.min_runs
+                out[tid] = TaskSummary(tid, band, min_runs)  # type: ignore[arg-type]
+            elif rec and rec.get("band"):
+                out[tid].band = tuple(rec["band"])  # type: ignore[assignment]
+                out[tid].min_runs = rec.get("min_runs", out[tid].min_runs)
+            return out[tid]
+
+        for nodeid in sorted(self.expected | set(self.results)):
+            rec = self.results.get(nodeid)
+            s = get(task_id(nodeid), rec)
+            s.runs += 1
+            if rec is None:
+                s.missing += 1
+                s.errors += 1
+                s.error_kinds["missing_result"] += 1
+                continue
+            if rec["outcome"] == "passed":
+                s.passed += 1
+            elif rec["outcome"] == "failed":
+                s.failed += 1
+                s.failures[rec.get("category") or "unknown"] += 1
+            else:
+                s.errors += 1
+                s.error_kinds[rec.get("category") or "error"] += 1
+            for k, v in (rec.get("scores") or {}).items():
+                s.scores.setdefault(k, []).append(float(v))
+            for k, v in (rec.get("tokens") or {}).items():
+                s.tokens[k] += int(v)
+            s.seconds += float(rec.get("seconds") or 0.0)
+        return out
+
+    def verdict(self) -> str:
+        """'pass' iff every task is in band, no run errored and no other item failed."""
+        sums = self.summaries()
+        ok = (
+            all(s.verdict == "in_band" and s.errors == 0 for s in sums.values())
+            and not self.other_failures
+        )
+        return "pass" if ok else "fail"

@@ -1,0 +1,294 @@
+"""The pytest plugin: options, markers, the rollout fixture, and hook wiring over plain modules."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import settings as _settings
+from .collect import Collector
+from .outcome import RolloutFailure, classify
+from .task import Case, Rollout, Task, solutions_of, task_id
+
+SETTINGS = pytest.StashKey[_settings.Settings]()
+COLLECTOR = pytest.StashKey[Collector]()
+ISOLATION = pytest.StashKey[str]()
+ROLLOUT = pytest.StashKey[Rollout]()
+CASE_FIXTURE = "_rltask_case"
+LIVE_AGENTS = ("anthropic", "openai")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _settings.addoption(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "offline: needs no API (shipped-solution grader checks, plugin tests)")
+    config.addinivalue_line(
+        "markers",
+        "rltask(task=None, runs=None, band=None, min_runs=None, max_steps=None, time_limit=None, max_tokens=None): "
+        "per-task overrides of the rollout settings",
+    )
+    s = _settings.resolve(config)
+    config.stash[SETTINGS] = s
+    if not hasattr(config, "workerinput"):
+        config.stash[COLLECTOR] = Collector(s.band, s.min_runs)
+        if s.isolation == "auto":
+            from .sandbox import detect
+
+            config.stash[ISOLATION] = detect()
+        else:
+            config.stash[ISOLATION] = s.isolation
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "rltask-xdist")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = config.stash[SETTINGS]
+    iso = config.stash.get(ISOLATION, s.isolation)
+    return (
+        f"rltask: agent={s.agent} model={s.model_for(s.agent) or '-'} runs={s.runs} "
+        f"band={s.band[0]:.2f}-{s.band[1]:.2f} isolation={iso}"
+    )
+
+
+# -- collection: a task test becomes run-/solution- items ------------------------------------
+def _task_of(obj: Any, marker: pytest.Mark | None) -> Task | None:
+    if marker is not None and marker.kwargs.get("task") is not None:
+        return marker.kwargs["task"]
+    return getattr(obj, "TASK", None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "rollout" not in metafunc.fixturenames:
+        return
+    s = metafunc.config.stash[SETTINGS]
+    marker = metafunc.definition.get_closest_marker("rltask")
+    ts = s.for_task(marker)
+    task = _task_of(metafunc.module, marker)
+    if not isinstance(task, Task):
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} uses the rollout fixture but its module has no TASK = Task(...) "
+            "(or @pytest.mark.rltask(task=...))"
+        )
+    params = [pytest.param(Case("run", i), id=f"run-{i}") for i in range(1, ts.runs + 1)]
+    for i, path in enumerate(solutions_of(task, Path(metafunc.module.__file__))):
+        case = Case("solution", i, path)
+        params.append(pytest.param(case, id=case.id, marks=pytest.mark.offline))
+    metafunc.parametrize(CASE_FIXTURE, params, indirect=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if COLLECTOR in session.config.stash:
+        session.config.stash[COLLECTOR].expect([i.nodeid for i in session.items])
+
+
+class _XdistHooks:
+    """Only registered when xdist is present: the controller learns what workers collected."""
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        collector = node.config.stash.get(COLLECTOR, None)
+        if collector is not None:
+            collector.expect(list(ids))
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def _rltask_case(request: pytest.FixtureRequest) -> Case:
+    return request.param
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+@pytest.fixture
+def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Rollout]:
+    """Play the configured agent (or a shipped solution) on this task and hand the result to the grader."""
+    from .agents.base import AgentError, get_agent
+    from .sandbox import detect
+    from .task import pick_trajectory, play
+    from .transcript import Transcript, load_trajectory
+
+    config = request.config
+    s = config.stash[SETTINGS]
+    marker = request.node.get_closest_marker("rltask")
+    ts = s.for_task(marker)
+    task = _task_of(request.module, marker)
+    case = _rltask_case
+    isolation = detect() if s.isolation == "auto" else s.isolation
+
+    if case.kind == "solution":
+        agent_name = "replay"
+        traj = load_trajectory(case.path)
+        seed = traj.seed if traj.seed is not None else 1
+    else:
+        agent_name = s.agent
+        seed = case.index
+        traj = None
+        if agent_name == "replay":
+            traj = pick_trajectory(case, s.replay, solutions_of(task, Path(request.module.__file__)))
+    if agent_name in LIVE_AGENTS and isolation == "none" and not s.isolation_explicit:
+        raise AgentError(
+            "refusing a live rollout with no sandbox: install bubblewrap (apt-get install bubblewrap) "
+            "or run as root for the unshare fallback; to run agent code unisolated anyway, pass "
+            "--rl-isolation none explicitly"
+        )
+    options: dict[str, Any] = {"model": s.model_for(agent_name), "max_retries": s.max_retries}
+    if traj is not None:
+        options["trajectory"] = traj
+    agent = get_agent(agent_name, **options)
+
+    tid = task_id(request.node.nodeid)
+    transcript = Transcript(
+        s.transcripts / _slug(tid) / f"{case.id}.jsonl",
+        nodeid=request.node.nodeid, task=tid, case=case.id, seed=seed, agent=agent_name,
+        model=s.model_for(agent_name), isolation=isolation,
+        source=str(traj.source) if traj is not None else None,
+    )
+    ov = ts.overrides
+    try:
+        ro = play(
+            task=task, case=case, agent=agent, agent_name=agent_name, seed=seed, isolation=isolation,
+            transcript=transcript,
+            max_steps=int(ov.get("max_steps", task.max_steps)),
+            max_tokens=int(ov.get("max_tokens", task.max_tokens)),
+            time_limit=float(ov.get("time_limit", task.time_limit)),
+        )
+    except BaseException:
+        transcript.close()
+        raise
+    request.node.stash[ROLLOUT] = ro
+    try:
+        yield ro
+    finally:
+        transcript.close()
+        shutil.rmtree(ro.workspace, ignore_errors=True)
+
+
+# -- running: undelivered rollouts fail before the grader runs -----------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    ro = item.stash.get(ROLLOUT, None)
+    if ro is not None and ro.status != "submitted" and ro.task.require_submission:
+        raise RolloutFailure(ro.status, f"the agent did not submit (rollout ended: {ro.status}, {ro.steps} steps)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    rep = yield
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or CASE_FIXTURE not in callspec.params:
+        return rep
+    case: Case = callspec.params[CASE_FIXTURE]
+    if rep.when == "setup" and rep.outcome != "failed":
+        return rep
+    if rep.when == "teardown" and rep.outcome != "failed":
+        return rep
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if rep.when == "call":
+        outcome, category, message = classify(exc)
+    else:  # a failed setup or teardown: the harness, the API or the sandbox broke
+        outcome, category = "error", type(exc).__name__ if exc else "harness"
+        message = f"{type(exc).__name__}: {exc}"[:500] if exc else ""
+    s = item.config.stash[SETTINGS]
+    ts = s.for_task(item.get_closest_marker("rltask"))
+    ro = item.stash.get(ROLLOUT, None)
+    record: dict[str, Any] = {
+        "task": task_id(item.nodeid), "case": case.id, "kind": case.kind,
+        "outcome": outcome, "category": category, "message": message,
+        "band": list(ts.band), "min_runs": ts.min_runs,
+    }
+    if ro is not None:
+        record.update(
+            seed=ro.seed, status=ro.status, steps=ro.steps, tool_calls=ro.tool_calls,
+            seconds=round(ro.seconds + ro.grade_seconds, 3), agent=ro.agent, isolation=ro.isolation,
+            answer=None if ro.answer is None else ro.answer[:200], scores=dict(ro.scores),
+            tokens={k: v for k, v in vars(ro.usage).items() if v},
+            transcript=str(ro.transcript.path) if ro.transcript.path else None,
+        )
+        ro.transcript.event("outcome", outcome=outcome, category=category, message=message, scores=ro.scores)
+    if case.kind == "solution" and rep.when == "call":
+        _check_expectation(rep, case, record)
+    elif outcome == "failed" and rep.outcome == "skipped":
+        rep.outcome = "failed"  # skip/xfail raised by a grader is a failure
+        rep.longrepr = f"[{category}] {message}"
+        if hasattr(rep, "wasxfail"):
+            del rep.wasxfail
+    if ro is not None and rep.outcome == "failed":
+        rep.sections.append(("rltask transcript (tail)", ro.transcript.tail()))
+    rep.rltask = record
+    return rep
+
+
+def _check_expectation(rep: pytest.TestReport, case: Case, record: dict[str, Any]) -> None:
+    """A solution item passes when the grader's outcome is the one the trajectory declares."""
+    from .transcript import load_trajectory
+
+    traj = load_trajectory(case.path)
+    got, cat = record["outcome"], record["category"]
+    record["expect"], record["expect_category"] = traj.expect, traj.category
+    if got == "error":
+        return  # the grader or harness broke: leave pytest's failure in place
+    if traj.expect == "pass":
+        ok, want = got == "passed", "pass"
+    elif traj.expect == "fail":
+        ok = got == "failed" and (traj.category is None or traj.category == cat)
+        want = f"fail with category {traj.category!r}" if traj.category else "fail"
+    else:
+        ok, want = False, "an 'expect' of pass or fail"
+    if ok:
+        rep.outcome, rep.longrepr = "passed", None
+        if hasattr(rep, "wasxfail"):
+            del rep.wasxfail
+    else:
+        detail = f"grader said {got}" + (f" [{cat}] {record['message']}" if got == "failed" else "")
+        rep.outcome = "failed"
+        rep.longrepr = f"solution {case.path.name} should {want}, but {detail}\n({traj.note})"
+
+
+# -- aggregation on the controller ----------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    collector = session.config.stash.get(COLLECTOR, None)
+    if collector is not None:
+        session.config.pluginmanager.register(_ControllerHooks(session.config, collector), "rltask-controller")
+
+
+class _ControllerHooks:
+    """Lives only where results arrive (the xdist controller, or the one process at -n 0)."""
+
+    def __init__(self, config: pytest.Config, collector: Collector) -> None:
+        self.config = config
+        self.collector = collector
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "rltask", None)
+        longrepr = str(report.longrepr) if report.longrepr is not None and report.failed else ""
+        self.collector.add(report.nodeid, report.when, report.outcome, record, longrepr)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from .report import as_json, header, table, write_json
+
+        s = self.config.stash[SETTINGS]
+        head = header(self.collector, s.agent, s.model_for(s.agent),
+                      self.config.stash.get(ISOLATION, s.isolation))
+        if s.report is not None:
+            write_json(s.report, as_json(self.collector, head))
+        if not self.collector.active:
+            return
+        self.lines = table(self.collector, head)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            ok = self.collector.verdict() == "pass"
+            session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.lines:
+            terminalreporter.section("rltask pass rates")
+            for line in self.lines:
+                terminalreporter.write_line(line)

@@ -1,0 +1,67 @@
+"""Rendering: the terminal table and the JSON report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .collect import Collector, TaskSummary
+
+
+def header(collector: Collector, agent: str, model: str | None, isolation: str) -> dict[str, Any]:
+    return {
+        "band": list(collector.band),
+        "agent": agent,
+        "model": model,
+        "isolation": isolation,
+    }
+
+
+def as_json(collector: Collector, head: dict[str, Any]) -> dict[str, Any]:
+    sums = collector.summaries()
+    return {
+        **head,
+        "verdict": collector.verdict(),
+        "tasks": {tid: s.as_json() for tid, s in sorted(sums.items())},
+        "other_failures": sorted(collector.other_failures),
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _rate(s: TaskSummary) -> str:
+    r = s.pass_rate
+    if r is None:
+        return "   -"
+    lo, hi = s.ci95
+    return f"{r:4.0%} [{lo:.2f}-{hi:.2f}]"
+
+
+def table(collector: Collector, head: dict[str, Any]) -> list[str]:
+    sums = collector.summaries()
+    lines = [
+        f"agent: {head['agent']}  model: {head['model'] or '-'}  isolation: {head['isolation']}  "
+        f"band: {head['band'][0]:.2f}-{head['band'][1]:.2f}"
+    ]
+    rows = [("task", "runs", "pass", "fail", "err", "pass rate [95% CI]", "verdict", "failures")]
+    for tid, s in sorted(sums.items()):
+        fails = ", ".join(f"{k}:{v}" for k, v in s.failures.most_common(4))
+        if s.errors:
+            errs = ", ".join(f"{k}:{v}" for k, v in s.error_kinds.most_common(3))
+            fails = (fails + "; " if fails else "") + f"errors {errs}"
+        verdict = s.verdict
+        if tuple(s.band) != tuple(collector.band):
+            verdict += f" (band {s.band[0]:.2f}-{s.band[1]:.2f})"
+        rows.append((tid, str(s.runs), str(s.passed), str(s.failed), str(s.errors), _rate(s), verdict, fails))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    if collector.other_failures:
+        lines.append(f"{len(collector.other_failures)} other item(s) failed (solution checks or plain tests)")
+    lines.append(f"session verdict: {collector.verdict()}")
+    return lines

@@ -1,0 +1,132 @@
+"""The "bubblewrap" backend: the default wherever ``bwrap`` runs.
+
+Each exec runs (as root, without a user namespace, so the uid switch below is real)::
+
+    setpriv --pdeathsig KILL -- bwrap <mounts> --unshare-{pid,net,ipc,uts,cgroup-try}
+        --die-with-parent --new-session --seccomp FD --json-status-fd FD --chdir /ws --
+      prlimit --as --cpu --nproc --fsize --nofile --core -- \\
+      setpriv --reuid U --regid U --clear-groups --inh-caps=-all --bounding-set=-all
+              --no-new-privs -- ARGV
+
+What the agent sees: a root of its own (tmpfs) holding /usr (read-only) and the /bin, /lib…
+links, a handful of world-readable /etc files plus a generated passwd/group/hosts, the
+interpreter's prefix and the venv read-only at their host paths (each missing parent created
+0755: otherwise the loader silently falls back to Debian's python3), a fresh /proc of its own pid
+namespace, a minimal /dev, private size-capped tmpfs /tmp and /dev/shm, and the workspace
+read-write at /ws. Nothing else of the host: not the repository, ``tasks/``, /root, /home or
+other runs' workspaces. Network: a private namespace with only loopback (up), so nothing on the
+host or beyond is reachable, DNS fails. Environment: exactly ``environ_for_sandbox`` (the
+launcher is started with that environment, nothing inherited).
+
+The agent runs as its own unprivileged uid (see ``_isolated``: one per Sandbox instance) with no
+capabilities, no_new_privs, rlimits, and a seccomp filter that refuses new user namespaces.
+
+Limits: exit codes 129..159 are reported as -(code - 128) (bwrap reports "killed by signal N"
+as 128 + N, so a program that itself exits with 137 is reported as killed by signal 9).
+Memory is capped per process by RLIMIT_AS only (no cgroup): ``nproc`` processes could together
+use ``nproc * address_space``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from . import _seccomp
+from ._isolated import IsolatedSandbox, probe, rlimits
+from .base import SandboxError
+
+_PRLIMIT_FLAGS = {
+    "RLIMIT_AS": "--as", "RLIMIT_CPU": "--cpu", "RLIMIT_NPROC": "--nproc",
+    "RLIMIT_FSIZE": "--fsize", "RLIMIT_NOFILE": "--nofile", "RLIMIT_CORE": "--core",
+}
+
+
+class BwrapSandbox(IsolatedSandbox):
+    isolation = "bubblewrap"
+    _available: str | None | bool = False  # False: not probed yet in this process
+
+    @classmethod
+    def available(cls) -> str | None:
+        if cls._available is False:
+            cls._available = cls._check()
+        return cls._available  # type: ignore[return-value]
+
+    @classmethod
+    def _check(cls) -> str | None:
+        for tool in ("bwrap", "setpriv", "prlimit"):
+            if shutil.which(tool) is None:
+                return f"{tool} is not installed (apt-get install bubblewrap util-linux)"
+        if os.geteuid() != 0:
+            return "the bubblewrap backend runs as root (it switches agent code to a sandbox uid)"
+        try:
+            subprocess.run(["bwrap", "--version"], capture_output=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"bwrap does not run: {e}"
+        return probe(cls)
+
+    def _base_args(self) -> list[str]:
+        cached = getattr(self, "_base", None)
+        if cached is not None:
+            return cached
+        plan = self.plan
+        a = [
+            shutil.which("bwrap") or "/usr/bin/bwrap",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox",
+        ]
+        for d in plan.parents():
+            a += ["--perms", "0755", "--dir", d]
+        for name, target in plan.top_links:
+            a += ["--symlink", target, "/" + name]
+        for src, dst in plan.ro:
+            a += ["--ro-bind", src, dst]
+        size = str(self.limits.tmp)
+        a += [
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+            "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+            "--bind", str(self.workspace), self.workdir, "--chdir", self.workdir,
+        ]
+        self._base = a
+        return a
+
+    def _command(self, argv, status_fd, stack: contextlib.ExitStack):
+        fds = [status_fd]
+        cmd = [shutil.which("setpriv") or "/usr/bin/setpriv", "--pdeathsig", "KILL", "--", *self._base_args()]
+        prog = _seccomp.program()
+        if prog is not None:
+            fd = self._pipe_with(prog, stack)
+            cmd += ["--seccomp", str(fd)]
+            fds.append(fd)
+        cmd += ["--json-status-fd", str(status_fd), "--"]
+        cmd += [shutil.which("prlimit") or "/usr/bin/prlimit"]
+        for name, (soft, hard) in rlimits(self.limits).items():
+            cmd.append(f"{_PRLIMIT_FLAGS[name]}={soft}:{hard}")
+        cmd += ["--", *self._setpriv(), "--", *argv]
+        return cmd, fds
+
+    def _decode(self, returncode, status, stderr_head):
+        if b"child-pid" not in status:
+            raise SandboxError(f"bwrap could not start the sandbox (exit {returncode}): {stderr_head.strip()[:500]}")
+        code = returncode
+        for line in status.decode(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                doc = json.loads(line)
+                if isinstance(doc, dict) and "exit-code" in doc:
+                    code = int(doc["exit-code"])
+        if 129 <= code <= 159:
+            return -(code - 128)
+        return code
+
+
+def _selftest() -> None:  # pragma: no cover - manual check: python -m pytest_rltask.sandbox.bwrap
+    with tempfile.TemporaryDirectory() as d, BwrapSandbox(__import__("pathlib").Path(d)) as sb:
+        print(sb.exec(["python", "-c", "import os,sys; print(os.getuid(), sys.prefix)"]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _selftest()

@@ -1,0 +1,190 @@
+"""Options, their ini twins, and one resolved Settings object (CLI > marker > ini > default)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+# name, type-parser, default, help. Each becomes --rl-NAME and ini key rl_NAME.
+GROUP = "rltask"
+
+
+def _positive_int(what: str) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            val = int(str(raw).strip())
+        except ValueError:
+            raise pytest.UsageError(f"{what} takes a whole number >= 1, e.g. {what} 10; got {raw!r}") from None
+        if val < 1:
+            raise pytest.UsageError(f"{what} takes a whole number >= 1, e.g. {what} 10; got {raw!r}")
+        return val
+
+    return parse
+
+
+def parse_band(raw: Any, what: str = "--rl-band") -> tuple[float, float]:
+    """'0.1,0.4' or a (lo, hi) pair -> (lo, hi) with 0 <= lo <= hi <= 1."""
+    hint = f"{what} takes two fractions LOW,HIGH with 0 <= LOW <= HIGH <= 1, e.g. {what} 0.10,0.40"
+    if isinstance(raw, (tuple, list)):
+        parts = list(raw)
+    else:
+        parts = str(raw).replace(" ", "").split(",")
+    if len(parts) != 2:
+        raise pytest.UsageError(f"{hint}; got {raw!r}")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{hint}; got {raw!r}") from None
+    if not (0.0 <= lo <= hi <= 1.0):
+        hint += " (fractions, not percentages)" if hi > 1 else ""
+        raise pytest.UsageError(f"{hint}; got {raw!r}")
+    return (lo, hi)
+
+
+def _agent(raw: str) -> str:
+    from .agents.base import names
+
+    if raw not in names():
+        raise pytest.UsageError(f"--rl-agent takes one of {', '.join(names())}; got {raw!r}")
+    return raw
+
+
+def _isolation(raw: str) -> str:
+    known = ("auto", "bubblewrap", "unshare", "none")
+    if raw not in known:
+        raise pytest.UsageError(f"--rl-isolation takes one of {', '.join(known)}; got {raw!r}")
+    return raw
+
+
+def _str(raw: str) -> str:
+    return str(raw)
+
+
+OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
+    ("runs", _positive_int("--rl-runs"), "10", "rollouts per task: items [run-1] ... [run-N] (default 10)"),
+    ("band", parse_band, "0.10,0.40", "pass-rate band LOW,HIGH as fractions, inclusive (default 0.10,0.40)"),
+    ("agent", _agent, "anthropic", "agent backend: anthropic, openai (OpenAI-compatible endpoint) or replay (default anthropic)"),
+    ("model", _str, "claude-haiku-4-5", "model id for the live backends (default claude-haiku-4-5)"),
+    ("replay", _str, None, "trajectory file or directory for --rl-agent replay; run i plays file i mod count (default: the task's solutions/)"),
+    ("report", _str, None, "write the JSON pass-rate report to this path"),
+    ("transcripts", _str, ".rltask", "directory for per-run JSONL transcripts (default .rltask)"),
+    ("min_runs", _positive_int("--rl-min-runs"), "10", "fewer completed (passed+failed) runs than this gives verdict not_measured (default 10)"),
+    ("isolation", _isolation, "auto", "sandbox: auto, bubblewrap, unshare, or none (no isolation: explicit opt-in only) (default auto)"),
+    ("max_retries", _positive_int("--rl-max-retries"), "4", "API retries (429/529/5xx) before a run is an error (default 4)"),
+]
+
+
+def addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "pytest-rltask: RL tasks as tests")
+    for name, _, default, help in OPTIONS:
+        flag = "--rl-" + name.replace("_", "-")
+        group.addoption(flag, dest=f"rl_{name}", default=None, metavar=name.upper(), help=help)
+        parser.addini(f"rl_{name}", help=help, default=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    runs: int
+    band: tuple[float, float]
+    agent: str
+    model: str
+    replay: Path | None
+    report: Path | None
+    transcripts: Path
+    min_runs: int
+    isolation: str
+    max_retries: int
+    isolation_explicit: bool  # the user asked for this isolation by name
+    cli_given: frozenset[str] = frozenset()  # options given on the command line (they beat markers)
+    model_explicit: bool = False  # --rl-model / rl_model given (else openai asks the server)
+
+    def model_for(self, agent: str) -> str | None:
+        """The model id for a backend; an OpenAI-compatible server picks its own unless told."""
+        if agent == "openai" and not self.model_explicit:
+            return None
+        return self.model if agent in ("anthropic", "openai") else None
+
+    def for_task(self, marker: pytest.Mark | None) -> TaskSettings:
+        kw = dict(marker.kwargs) if marker else {}
+        return TaskSettings.from_marker(self, kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSettings:
+    """A task's effective runs/band/min_runs: CLI > rltask marker > ini > default."""
+
+    runs: int
+    band: tuple[float, float]
+    min_runs: int
+    overrides: dict[str, Any]
+
+    MARKER_KEYS = ("task", "runs", "band", "min_runs", "max_steps", "time_limit", "max_tokens")
+
+    @classmethod
+    def from_marker(cls, s: Settings, kw: dict[str, Any]) -> TaskSettings:
+        unknown = set(kw) - set(cls.MARKER_KEYS)
+        if unknown:
+            raise pytest.UsageError(
+                f"rltask marker: unknown keyword(s) {sorted(unknown)}; known: {', '.join(cls.MARKER_KEYS)}"
+            )
+        cli = s.cli_given
+        runs = s.runs if "runs" in cli or "runs" not in kw else _positive_int("rltask(runs=...)")(kw["runs"])
+        band = s.band if "band" in cli or "band" not in kw else parse_band(kw["band"], "rltask(band=...)")
+        min_runs = (
+            s.min_runs
+            if "min_runs" in cli or "min_runs" not in kw
+            else _positive_int("rltask(min_runs=...)")(kw["min_runs"])
+        )
+        for key in ("max_steps", "max_tokens"):
+            if key in kw:
+                _positive_int(f"rltask({key}=...)")(kw[key])
+        if "time_limit" in kw:
+            try:
+                ok = float(kw["time_limit"]) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise pytest.UsageError(f"rltask(time_limit=...) takes seconds > 0; got {kw['time_limit']!r}")
+        return cls(runs, band, min_runs, kw)
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read every option once; bad values raise pytest.UsageError saying what to write."""
+    values: dict[str, Any] = {}
+    cli_given: set[str] = set()
+    for name, parse, default, _ in OPTIONS:
+        raw = config.getoption(f"rl_{name}")
+        if raw is not None:
+            cli_given.add(name)
+        else:
+            raw = config.getini(f"rl_{name}")
+            if raw in (None, "", []):
+                raw = default
+        values[name] = parse(raw) if raw is not None else None
+    base = config.invocation_params.dir
+    replay = Path(base, values["replay"]) if values["replay"] else None
+    if replay is not None and not replay.exists():
+        raise pytest.UsageError(f"--rl-replay: {replay} does not exist; give a trajectory file or a directory of them")
+    s = Settings(
+        runs=values["runs"],
+        band=values["band"],
+        agent=values["agent"],
+        model=values["model"],
+        replay=replay,
+        report=Path(base, values["report"]) if values["report"] else None,
+        transcripts=Path(base, values["transcripts"]),
+        min_runs=values["min_runs"],
+        isolation=values["isolation"],
+        max_retries=values["max_retries"],
+        isolation_explicit="isolation" in cli_given or bool(config.getini("rl_isolation")),
+        cli_given=frozenset(cli_given),
+        model_explicit="model" in cli_given or bool(config.getini("rl_model")),
+    )
+    return s
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -1,0 +1,257 @@
+"""What a task is (Task), one parametrized case of it (Case), and one played rollout (Rollout)."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import sandbox as sandboxes
+from .agents.base import Agent, AgentError, get_agent
+from .episode import Episode, Usage
+from .outcome import RolloutFailure
+from .sandbox.base import Limits, Sandbox
+from .tools import Tool, select
+from .transcript import Trajectory, Transcript, load_trajectory, trajectory_files
+
+RESULT_FILE = "result.json"
+RESULT_LIMIT = 64 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class Task:
+    """A task: the prompt, the tools, the workspace it starts from, and its budgets."""
+
+    prompt: str | Callable[[int], str]
+    tools: list[str | Tool] | tuple[str | Tool, ...] = ("write_file", "run_python", "submit_answer")
+    files: Callable[[Path, int], None] | None = None
+    max_steps: int = 20
+    max_tokens: int = 4096
+    time_limit: float = 1800.0
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    grade_limits: Limits | None = None
+    system: str | None = None
+    require_submission: bool = True
+    solutions: str | Path | None = None  # default: solutions/ beside the test module
+
+    def __post_init__(self) -> None:
+        select(list(self.tools))  # unknown tool names fail at import time, with the list
+
+    def prompt_for(self, seed: int) -> str:
+        return self.prompt(seed) if callable(self.prompt) else self.prompt
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One parametrized item of a task: a live run, or a shipped solution."""
+
+    kind: str  # "run" | "solution"
+    index: int  # run number (1-based) or solution position
+    path: Path | None = None  # the solution file
+
+    @property
+    def id(self) -> str:
+        return f"run-{self.index}" if self.kind == "run" else f"solution-{self.path.stem}"
+
+
+RUN_PARAM = re.compile(r"(?:^|-)run-\d+(?=-|$)")
+
+
+def _split(nodeid: str) -> tuple[str, str | None]:
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return nodeid, None
+    base, _, inner = nodeid[:-1].partition("[")
+    return base, inner
+
+
+def task_id(nodeid: str) -> str:
+    """The node id without the run parameter: 'tasks/a/test_a.py::test_a[run-3]' -> '...::test_a'."""
+    base, inner = _split(nodeid)
+    if inner is None:
+        return nodeid
+    rest = RUN_PARAM.sub("", inner).lstrip("-")
+    return f"{base}[{rest}]" if rest else base
+
+
+def is_run_nodeid(nodeid: str) -> bool:
+    _, inner = _split(nodeid)
+    return inner is not None and RUN_PARAM.search(inner) is not None
+
+
+def solutions_of(task: Task, module_path: Path) -> list[Path]:
+    root = Path(task.solutions) if task.solutions else module_path.parent / "solutions"
+    if not root.is_absolute():
+        root = module_path.parent / root
+    return trajectory_files(root) if root.is_dir() else []
+
+
+@dataclasses.dataclass
+class Rollout:
+    """A played rollout, as the grader sees it. Read ``workspace`` as data; run code via ``grade``."""
+
+    task: Task
+    seed: int
+    case: Case
+    answer: str | None
+    status: str
+    workspace: Path
+    transcript: Transcript
+    usage: Usage
+    steps: int
+    tool_calls: int
+    seconds: float
+    isolation: str
+    agent: str
+    scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    grade_seconds: float = 0.0
+
+    def score(self, name: str, value: float) -> None:
+        """Record a number (accuracy, AUROC...) for the report's per-task means."""
+        self.scores[name] = float(value)
+
+    def grade(
+        self,
+        script: str,
+        files: dict[str, bytes | str | Path] | None = None,
+        args: list[str] | tuple[str, ...] = (),
+        limits: Limits | None = None,
+        name: str = "_grade.py",
+    ) -> Any:
+        """Run ``python -I script`` in a fresh sandbox holding ``files``; return its result.json.
+
+        The sandbox gets copies, never the agent's live workspace, and never labels: compare
+        the returned data with hidden labels in the test process.
+        """
+        t0 = time.monotonic()
+        ws = Path(tempfile.mkdtemp(prefix="rltask-grade-"))
+        try:
+            for rel, content in (files or {}).items():
+                dest = ws / rel
+                if ws.resolve() not in dest.resolve().parents:
+                    raise ValueError(f"grade(): file name {rel!r} escapes the grading workspace")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, Path):
+                    if content.is_symlink() or not content.is_file():
+                        raise RolloutFailure("no_artifact", f"{content.name} is not a regular file")
+                    shutil.copyfile(content, dest, follow_symlinks=False)
+                else:
+                    dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            (ws / name).write_text(script)
+            sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation)
+            give_tree(ws, getattr(sb, "owner", None))
+            with sb:
+                res = sb.python(["-I", name, *args])
+            out = ws / RESULT_FILE
+            tail = res.stderr[-2000:]
+            self.transcript.event(
+                "grade", exit_code=res.exit_code, limit=res.limit, seconds=round(res.duration_s, 3),
+                stdout=res.stdout[-2000:], stderr=tail,
+            )
+            data = None
+            if out.is_file() and not out.is_symlink() and out.stat().st_size <= RESULT_LIMIT:
+                try:
+                    data = json.loads(out.read_text(encoding="utf-8", errors="replace"))
+                except json.JSONDecodeError:
+                    data = None
+            if data is None:
+                if res.limit or res.timed_out:
+                    raise RolloutFailure(
+                        "sandbox_limit", f"grading stopped by the sandbox's {res.limit or 'wall_time'} limit"
+                    )
+                raise RolloutFailure(
+                    "no_result", f"grading left no valid {RESULT_FILE} (exit {res.exit_code}): {tail[-500:]}"
+                )
+            return data
+        finally:
+            self.grade_seconds += time.monotonic() - t0
+            shutil.rmtree(ws, ignore_errors=True)
+
+
+def give_tree(root: Path, owner: tuple[int, int] | None) -> None:
+    """chown a workspace tree to the sandbox's uid (no-op without a dedicated uid)."""
+    if owner is None:
+        return
+    uid, gid = owner
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), uid, gid)
+
+
+def pick_trajectory(case: Case, replay: Path | None, solutions: list[Path]) -> Trajectory:
+    """Run i plays file i mod count (sorted by name); a solution case plays its own file."""
+    if case.kind == "solution":
+        return load_trajectory(case.path)
+    files = trajectory_files(replay) if replay is not None else solutions
+    if not files:
+        where = replay if replay is not None else "the task's solutions/ folder"
+        raise AgentError(f"--rl-agent replay: no trajectory files (*.json, *.jsonl) in {where}")
+    return load_trajectory(files[(case.index - 1) % len(files)])
+
+
+def play(
+    *,
+    task: Task,
+    case: Case,
+    agent: Agent,
+    agent_name: str,
+    seed: int,
+    isolation: str,
+    transcript: Transcript,
+    max_steps: int,
+    max_tokens: int,
+    time_limit: float,
+) -> Rollout:
+    """Fill a workspace, run the agent to its end in the sandbox, return the Rollout."""
+    t0 = time.monotonic()
+    ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
+    if task.files is not None:
+        task.files(ws, seed)
+    for junk in (".git",):
+        if (ws / junk).exists():
+            raise RuntimeError(f"task workspace must not contain {junk}")
+    sb: Sandbox = sandboxes.create(ws, task.limits, isolation)
+    give_tree(ws, getattr(sb, "owner", None))
+    ep = Episode(
+        prompt=task.prompt_for(seed),
+        system=task.system,
+        tools=select(list(task.tools)),
+        sandbox=sb,
+        transcript=transcript,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        tool_timeout=task.limits.wall_s,
+    )
+    transcript.event("prompt", system=task.system, prompt=ep.prompt, tools=[t["name"] for t in ep.tool_specs()])
+
+    async def drive() -> None:
+        try:
+            await asyncio.wait_for(agent.run(ep), timeout=time_limit)
+        except asyncio.TimeoutError:
+            ep.finish("timeout")
+        finally:
+            await agent.aclose()
+
+    try:
+        asyncio.run(drive())
+    except AgentError as e:
+        transcript.event("error", kind="agent", message=str(e))
+        sb.close()
+        raise
+    except BaseException:
+        sb.close()
+        raise
+    sb.close()
+    if not ep.done:
+        ep.finish("no_submission")
+    return Rollout(
+        task=task, seed=seed, case=case, answer=ep.answer, status=ep.status, workspace=ws,
+        transcript=transcript, usage=ep.usage, steps=ep.steps, tool_calls=ep.tool_calls,
+        seconds=time.monotonic() - t0, isolation=sb.isolation, agent=agent_name,
+    )
