@@ -29,7 +29,9 @@ def detect() -> str:
     return "none"
 
 
-def create(workspace: Path, limits: Limits | None = None, isolation: str = "auto") -> Sandbox:
+def create(workspace: Path, limits: Limits | None = None, isolation: str = "auto", **options) -> Sandbox:
+    """A Sandbox over ``workspace``. ``options`` go to the backend (bubblewrap/unshare accept
+    ``extra_ro=[host paths]`` to show more host folders read-only at the same path)."""
     _load_backends()
     name = detect() if isolation == "auto" else isolation
     cls = Sandbox.registry.get(name)
@@ -38,4 +40,4 @@ def create(workspace: Path, limits: Limits | None = None, isolation: str = "auto
     why = cls.available()
     if why:
         raise SandboxError(f"isolation {name!r} is not available here: {why}")
-    return cls(workspace, limits)
+    return cls(workspace, limits, **options)

@@ -56,7 +56,6 @@ ETC_ENTRIES = (
     "bash.bashrc", "terminfo", "magic", "magic.mime", "shells",
 )
 
-_SIGNAL_EXIT_MIN = 129  # launchers that report "killed by signal N" as exit code 128 + N
 
 
 def _sweep_uid(uid: int) -> list[int]:
@@ -418,11 +417,15 @@ class IsolatedSandbox(Sandbox):
 
     def _watch(self, proc: subprocess.Popen, deadline: float, out, err) -> str | None:
         lim = self.limits
-        pidfd = os.pidfd_open(proc.pid)
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # kernel < 5.3: poll the child instead
+            pidfd = None
         reason = None
         try:
             poller = select.poll()
-            poller.register(pidfd, select.POLLIN)
+            if pidfd is not None:
+                poller.register(pidfd, select.POLLIN)
             next_disk = time.monotonic() + 1.0
             while True:
                 now = time.monotonic()
@@ -430,7 +433,11 @@ class IsolatedSandbox(Sandbox):
                 if left <= 0:
                     reason = "wall_time"
                     break
-                if poller.poll(max(1, math.ceil(min(left, 0.05) * 1000))):
+                if pidfd is None:
+                    time.sleep(min(left, 0.01))
+                    if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                        break
+                elif poller.poll(max(1, math.ceil(min(left, 0.05) * 1000))):
                     break
                 if os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size > lim.output_file:
                     reason = "output"
@@ -447,7 +454,8 @@ class IsolatedSandbox(Sandbox):
             _, wstatus, _ru = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(wstatus)
         finally:
-            os.close(pidfd)
+            if pidfd is not None:
+                os.close(pidfd)
         return reason
 
     # -- helpers for subclasses ---------------------------------------------------------------

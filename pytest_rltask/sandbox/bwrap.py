@@ -21,10 +21,24 @@ launcher is started with that environment, nothing inherited).
 The agent runs as its own unprivileged uid (see ``_isolated``: one per Sandbox instance) with no
 capabilities, no_new_privs, rlimits, and a seccomp filter that refuses new user namespaces.
 
-Limits: exit codes 129..159 are reported as -(code - 128) (bwrap reports "killed by signal N"
-as 128 + N, so a program that itself exits with 137 is reported as killed by signal 9).
-Memory is capped per process by RLIMIT_AS only (no cgroup): ``nproc`` processes could together
-use ``nproc * address_space``.
+What is not contained, or only approximately (both namespace backends):
+
+* Exit codes 129..159 are reported as -(code - 128): bwrap reports "killed by signal N" as
+  128 + N, so a program that itself exits with 137 is reported as killed by signal 9. (The
+  unshare backend reports exact statuses.)
+* Memory is capped per process by RLIMIT_AS only (no cgroup: on this machine the memory cgroup
+  belongs to the machinery running us): ``nproc`` processes could together map
+  ``nproc * address_space``, and the private /tmp and /dev/shm (tmpfs, ``Limits.tmp`` each)
+  are RAM not counted by RLIMIT_AS. They are freed when the exec ends.
+* The workspace is a bind mount of a host folder, so its disk use is watched, not capped by the
+  kernel: once a second during the exec and once after it. A fast writer can overshoot
+  ``Limits.workspace`` by what it writes in about a second (each file is capped by
+  ``file_size``); the exec is then killed and reports ``limit="workspace"``.
+* RLIMIT_NPROC counts threads too; it is per uid, hence per Sandbox.
+* Not hidden inside: /proc of the sandbox's own pid namespace (including host-wide files such
+  as /proc/meminfo, /proc/cpuinfo, /proc/sys read-only), /usr, the venv and the interpreter.
+* The seccomp filter only blocks new user namespaces and foreign syscall ABIs; the rest of the
+  kernel surface is open to the unprivileged uid.
 """
 from __future__ import annotations
 
