@@ -124,14 +124,16 @@ class BwrapSandbox(IsolatedSandbox):
         return cmd, fds
 
     def _decode(self, returncode, status, stderr_head):
-        if b"child-pid" not in status:
-            raise SandboxError(f"bwrap could not start the sandbox (exit {returncode}): {stderr_head.strip()[:500]}")
-        code = returncode
+        # bwrap writes {"exit-code": N} only when the command it started has exited; a failed
+        # setup (a mount, the exec of prlimit) leaves it out.
+        code = None
         for line in status.decode(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, TypeError):
                 doc = json.loads(line)
                 if isinstance(doc, dict) and "exit-code" in doc:
                     code = int(doc["exit-code"])
+        if code is None:
+            raise SandboxError(f"bwrap could not start the sandbox (exit {returncode}): {stderr_head.strip()[:500]}")
         if 129 <= code <= 159:
             return -(code - 128)
         return code
