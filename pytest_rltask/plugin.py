@@ -21,6 +21,12 @@ CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     _settings.addoption(parser)
 
@@ -278,10 +284,12 @@ class _ControllerHooks:
         s = self.config.stash[SETTINGS]
         head = header(self.collector, s.agent, s.model_for(s.agent),
                       self.config.stash.get(ISOLATION, s.isolation))
+        data = as_json(self.collector, head)
         if s.report is not None:
-            write_json(s.report, as_json(self.collector, head))
+            write_json(s.report, data)
         if not self.collector.active:
             return
+        self.config.hook.pytest_rltask_report(config=self.config, report=data)
         self.lines = table(self.collector, head)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             ok = self.collector.verdict() == "pass"

@@ -279,3 +279,14 @@ def test_no_tests_and_usage_codes_are_kept(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_a():\n    pass\n")
     assert pytester.runpytest_subprocess("-k", "nothing").ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert pytester.runpytest_subprocess().ret == 0  # no rollouts: the gate stays out of the way
+
+
+def test_report_hook_receives_the_json_report(task_dir: pytest.Pytester) -> None:
+    task_dir.makeconftest(
+        "import json\n"
+        "def pytest_rltask_report(config, report):\n"
+        "    open('hooked.json', 'w').write(json.dumps(report))\n"
+    )
+    d = answers(task_dir, "pass", "fail:x", "fail:x")
+    res, data = run(task_dir, f"--rl-replay={d}", "--rl-runs", "3", "--rl-min-runs", "3")
+    assert json.loads((task_dir.path / "hooked.json").read_text()) == data
