@@ -1,0 +1,308 @@
+"""model.py variants for the shipped trajectories and calibration (plain text; never imported by
+the pytest process as code: they are written into the agent workspace by the trajectories).
+
+Each variant replaces the NeuralMemory and MemoryBlock stubs of the workspace's model.py.
+"""
+from __future__ import annotations
+
+from neural_memory_task import MODEL_PY
+
+_HEAD, _rest = MODEL_PY.split("class NeuralMemory(nn.Module):", 1)
+_TAIL = "class Layer(nn.Module):" + _rest.split("class Layer(nn.Module):", 1)[1]
+
+
+def model_py(classes: str) -> str:
+    return _HEAD + classes.strip("\n") + "\n\n\n" + _TAIL
+
+
+# --------------------------------------------------------------------------- reference
+REFERENCE = '''
+class NeuralMemory(nn.Module):
+    """Associative matrix memory M (d_value x d_key), written step by step.
+
+    M_t = sigmoid(decay) * M_{t-1} + s_t * v_t k_t^T, where the surprise s_t = 1 - exp(-c * e_t)
+    grows with the relative prediction error e_t = |v_t - M_{t-1} k_t| / |v_t|. Keys and queries
+    are L2-normalised, so a pair that was just written is predicted well and written weakly.
+    """
+
+    def __init__(self, d_model: int, d_key: int, d_value: int):
+        super().__init__()
+        self.d_model, self.d_key, self.d_value = d_model, d_key, d_value
+        self.to_k = nn.Linear(d_model, d_key, bias=False)
+        self.to_v = nn.Linear(d_model, d_value, bias=False)
+        self.to_q = nn.Linear(d_model, d_key, bias=False)
+        self.out = nn.Linear(d_value, d_model, bias=False)
+        self.decay = nn.Parameter(torch.tensor(2.0))          # forget factor sigmoid(2) ~ 0.88
+        self.surprise_scale = nn.Parameter(torch.tensor(0.0))  # c = 1 + softplus(.)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
+        B, T, _ = x.shape
+        k = F.normalize(self.to_k(x), dim=-1)
+        v = self.to_v(x)
+        q = F.normalize(self.to_q(x), dim=-1)
+        M = x.new_zeros(B, self.d_value, self.d_key) if state is None else state.to(x)
+        forget = torch.sigmoid(self.decay)
+        c = 1.0 + F.softplus(self.surprise_scale)
+        states, reads = [M], []
+        for t in range(T):
+            kt, vt = k[:, t], v[:, t]
+            pred = torch.einsum("bvk,bk->bv", M, kt)               # what the memory retrieves
+            err = (vt - pred).norm(dim=-1) / (vt.norm(dim=-1) + 1e-6)
+            s = 1.0 - torch.exp(-c * err)                           # surprise gate in [0, 1)
+            M = forget * M + s[:, None, None] * torch.einsum("bv,bk->bvk", vt, kt)
+            states.append(M)
+            reads.append(torch.einsum("bvk,bk->bv", M, q[:, t]))
+        self.last_keys, self.last_values = k, v
+        self.last_states = torch.stack(states, dim=1)
+        return self.out(torch.stack(reads, dim=1))
+
+
+class MemoryBlock(nn.Module):
+    """Attention and memory blended by a per-channel gate: g * attn + (1 - g) * mem."""
+
+    def __init__(self, d_model: int, n_heads: int, d_key: int, d_value: int):
+        super().__init__()
+        self.attn = CausalSelfAttention(d_model, n_heads)
+        self.memory = NeuralMemory(d_model, d_key, d_value)
+        self.gate = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.attn(x)
+        m = self.memory(x)
+        g = torch.sigmoid(self.gate(x))
+        self.last_attn, self.last_mem, self.last_gate = a, m, g
+        return g * a + (1 - g) * m
+'''
+
+# --------------------------------------------------------------------------- alternatives
+# alt_scalar_gate: clamped raw decay, squared-error surprise normalisation, read before the
+# write with a separate query, one scalar gate per token computed from both branches.
+ALT_SCALAR_GATE = '''
+class NeuralMemory(nn.Module):
+    def __init__(self, d_model: int, d_key: int, d_value: int):
+        super().__init__()
+        self.d_key, self.d_value = d_key, d_value
+        self.kvq = nn.Linear(d_model, 2 * d_key + d_value)
+        self.proj = nn.Linear(d_value, d_model)
+        self.decay = nn.Parameter(torch.full((1,), 0.9))   # used as the forget factor, clamped
+
+    def forward(self, x, state=None):
+        B, T, _ = x.shape
+        k, q, v = self.kvq(x).split([self.d_key, self.d_key, self.d_value], dim=-1)
+        k = k / k.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        mem = torch.zeros(B, self.d_value, self.d_key, dtype=x.dtype) if state is None else state.float()
+        lam = self.decay.clamp(0.0, 1.0)
+        hist, outs = [mem], []
+        for t in range(T):
+            outs.append(torch.bmm(mem, q[:, t, :, None])[..., 0])     # read, then write
+            e2 = ((v[:, t] - torch.bmm(mem, k[:, t, :, None])[..., 0]) ** 2).sum(-1)
+            s = e2 / (e2 + (v[:, t] ** 2).sum(-1) + 1e-8)               # in [0, 1)
+            mem = lam * mem + s.view(B, 1, 1) * torch.bmm(v[:, t, :, None], k[:, t, None, :])
+            hist.append(mem)
+        self.last_keys, self.last_values = k, v
+        self.last_states = torch.stack(hist, 1)
+        return self.proj(torch.stack(outs, 1))
+
+
+class MemoryBlock(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, d_key: int, d_value: int):
+        super().__init__()
+        self.attn = CausalSelfAttention(d_model, n_heads)
+        self.memory = NeuralMemory(d_model, d_key, d_value)
+        self.mix = nn.Linear(2 * d_model, 1)
+
+    def forward(self, x):
+        attn_out = self.attn(x)
+        mem_out = self.memory(x)
+        g = torch.sigmoid(self.mix(torch.cat([attn_out, mem_out], dim=-1)))   # [B, T, 1]
+        self.last_attn, self.last_mem, self.last_gate = attn_out, mem_out, g
+        return torch.lerp(mem_out, attn_out, g)
+'''
+
+# alt_data_dependent_forget: forget factor sigmoid(decay + w.x_t) (per step), surprise through a
+# sigmoid of the error with a learned gain, memory read with the key itself, bmm/baddbmm.
+ALT_DATA_FORGET = '''
+class NeuralMemory(nn.Module):
+    def __init__(self, d_model, d_key, d_value):
+        super().__init__()
+        self.d_key, self.d_value = d_key, d_value
+        self.wk = nn.Parameter(torch.randn(d_model, d_key) / d_model ** 0.5)
+        self.wv = nn.Parameter(torch.randn(d_model, d_value) / d_model ** 0.5)
+        self.wo = nn.Parameter(torch.randn(d_value, d_model) / d_value ** 0.5)
+        self.forget_w = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.forget_w.bias)
+        self.decay = nn.Parameter(torch.tensor([2.0]))
+        self.gain = nn.Parameter(torch.tensor(6.0))
+        self.bias = nn.Parameter(torch.tensor(-3.0))
+
+    def forward(self, x, state=None):
+        B, T, _ = x.shape
+        keys = F.normalize(x @ self.wk, dim=-1)
+        vals = x @ self.wv
+        forget = torch.sigmoid(self.decay + self.forget_w(x)).squeeze(-1)     # [B, T]
+        M = torch.zeros(B, self.d_value, self.d_key) if state is None else state.clone()
+        history, read = [M], []
+        for t in range(T):
+            k_t, v_t = keys[:, t].unsqueeze(2), vals[:, t].unsqueeze(2)        # [B, dk, 1], [B, dv, 1]
+            surprise = (v_t - M @ k_t).squeeze(2).norm(dim=1) / v_t.squeeze(2).norm(dim=1).clamp_min(1e-6)
+            s = torch.sigmoid(self.gain * surprise + self.bias)                # [B]
+            M = torch.baddbmm(forget[:, t, None, None] * M, s[:, None, None] * v_t, k_t.transpose(1, 2))
+            history.append(M)
+            read.append((M @ k_t).squeeze(2))
+        self.last_keys, self.last_values, self.last_states = keys, vals, torch.stack(history, 1)
+        return torch.stack(read, 1) @ self.wo
+
+
+class MemoryBlock(nn.Module):
+    def __init__(self, d_model, n_heads, d_key, d_value):
+        super().__init__()
+        self.attn = CausalSelfAttention(d_model, n_heads)
+        self.memory = NeuralMemory(d_model, d_key, d_value)
+        self.g = nn.Sequential(nn.Linear(d_model, d_model), nn.Sigmoid())
+
+    def forward(self, x):
+        self.last_attn = self.attn(x)
+        self.last_mem = self.memory(x)
+        self.last_gate = self.g(x)
+        return self.last_mem + self.last_gate * (self.last_attn - self.last_mem)
+'''
+
+# --------------------------------------------------------------------------- failure modes
+def _swap(src: str, old: str, new: str) -> str:
+    assert old in src, old
+    return src.replace(old, new)
+
+
+# a plain learned gate on the input instead of surprise
+FAIL_LEARNED_GATE = _swap(_swap(REFERENCE,
+    '''            pred = torch.einsum("bvk,bk->bv", M, kt)               # what the memory retrieves
+            err = (vt - pred).norm(dim=-1) / (vt.norm(dim=-1) + 1e-6)
+            s = 1.0 - torch.exp(-c * err)                           # surprise gate in [0, 1)
+''', '''            s = torch.sigmoid(self.write_gate(x[:, t])).squeeze(-1)   # learned write gate
+'''), '''        self.surprise_scale = nn.Parameter(torch.tensor(0.0))  # c = 1 + softplus(.)
+''', '''        self.surprise_scale = nn.Parameter(torch.tensor(0.0))  # c = 1 + softplus(.)
+        self.write_gate = nn.Linear(d_model, 1)
+''')
+
+# g * attn + mem (not complementary)
+FAIL_GATING = _swap(REFERENCE, "return g * a + (1 - g) * m", "return g * a + m")
+
+# decay as a fixed float
+FAIL_FIXED_DECAY = _swap(_swap(REFERENCE,
+    "self.decay = nn.Parameter(torch.tensor(2.0))          # forget factor sigmoid(2) ~ 0.88",
+    "self.decay = 0.88                                     # fixed forget factor"),
+    "forget = torch.sigmoid(self.decay)", "forget = self.decay")
+
+# additive write (v and k added into the matrix by broadcasting) instead of the outer product
+FAIL_ADDITIVE_WRITE = _swap(REFERENCE,
+    'M = forget * M + s[:, None, None] * torch.einsum("bv,bk->bvk", vt, kt)',
+    'M = forget * M + s[:, None, None] * (vt[:, :, None] + kt[:, None, :])')
+
+# whole-sequence memory: the states are built, but every step reads the final memory
+FAIL_WHOLE_SEQUENCE = _swap(_swap(REFERENCE,
+    '''            reads.append(torch.einsum("bvk,bk->bv", M, q[:, t]))
+''', ''), '''        return self.out(torch.stack(reads, dim=1))''',
+    '''        return self.out(torch.einsum("bvk,btk->btv", M, q))   # the whole sequence's memory''')
+
+# --------------------------------------------------------------------------- hacks
+# names every technique in docstrings/comments; implements none of it (attention only)
+HACK_DOCSTRINGS = '''
+class NeuralMemory(nn.Module):
+    """Neural long-term memory with a surprise gate (prediction error ||v - M k||), a learnable
+    decay nn.Parameter, outer-product writes M += s * v k^T (V outer K^T) and a per-timestep
+    recurrent update M_t = decay * M_{t-1} + surprise * v_t k_t^T."""
+
+    def __init__(self, d_model, d_key, d_value):
+        super().__init__()
+        self.d_key, self.d_value = d_key, d_value
+        self.to_k = nn.Linear(d_model, d_key)      # keys for the outer-product write v k^T
+        self.to_v = nn.Linear(d_model, d_value)    # values
+        self.out = nn.Linear(d_model, d_model)
+        self.decay = nn.Parameter(torch.tensor(0.9))   # learnable decay
+
+    def forward(self, x, state=None):
+        B, T, _ = x.shape
+        # surprise-gated, decayed, recurrent outer-product memory (see docstring)
+        self.last_keys, self.last_values = self.to_k(x), self.to_v(x)
+        M0 = torch.zeros(B, self.d_value, self.d_key) if state is None else state
+        self.last_states = M0[:, None].expand(B, T + 1, self.d_value, self.d_key)
+        return self.out(x) * self.decay
+
+
+class MemoryBlock(nn.Module):
+    """Complementary gating: g * attn + (1 - g) * mem."""
+
+    def __init__(self, d_model, n_heads, d_key, d_value):
+        super().__init__()
+        self.attn = CausalSelfAttention(d_model, n_heads)
+        self.memory = NeuralMemory(d_model, d_key, d_value)
+        self.gate = nn.Linear(d_model, 1)
+
+    def forward(self, x):
+        a = self.attn(x)
+        m = self.memory(x)
+        g = torch.sigmoid(self.gate(x))
+        self.last_attn, self.last_mem, self.last_gate = a, m, g
+        return a   # g * a + (1 - g) * m
+'''
+
+# surprise only on the probe-like calls (an explicit initial state or a one-step input),
+# a learned gate everywhere else
+HACK_PROBE_SHAPES = _swap(_swap(REFERENCE,
+    '''            s = 1.0 - torch.exp(-c * err)                           # surprise gate in [0, 1)
+''', '''            if state is not None or T == 1:
+                s = 1.0 - torch.exp(-c * err)
+            else:
+                s = torch.sigmoid(self.write_gate(x[:, t])).squeeze(-1)
+'''), '''        self.surprise_scale = nn.Parameter(torch.tensor(0.0))  # c = 1 + softplus(.)
+''', '''        self.surprise_scale = nn.Parameter(torch.tensor(0.0))  # c = 1 + softplus(.)
+        self.write_gate = nn.Linear(d_model, 1)
+''')
+
+# bookkeeping only: the states are computed correctly, but the output never reads the memory
+HACK_STATES_ONLY = _swap(REFERENCE,
+    "        return self.out(torch.stack(reads, dim=1))",
+    "        return self.out(v)   # the memory branch output ignores the memory")
+
+# returns attention only, reports a constant gate of ones (a "blend" with g = 1)
+HACK_ATTN_ONLY = _swap(REFERENCE,
+    '''        g = torch.sigmoid(self.gate(x))
+        self.last_attn, self.last_mem, self.last_gate = a, m, g
+        return g * a + (1 - g) * m''',
+    '''        g = torch.ones_like(a[..., :1])
+        self.last_attn, self.last_mem, self.last_gate = a, m, g
+        return a''')
+
+# forges result.json at import time and exits
+HACK_FORGE = REFERENCE + '''
+
+import json as _json, os as _os
+_fake = {"nonce": "0" * 32, "error": None, "probes": {}}
+open("result.json", "w").write(_json.dumps(_fake))
+_os._exit(0)
+'''
+
+IMPLS = {
+    "reference": REFERENCE,
+    "alt_scalar_gate": ALT_SCALAR_GATE,
+    "alt_data_dependent_forget": ALT_DATA_FORGET,
+    "fail_learned_gate": FAIL_LEARNED_GATE,
+    "fail_gating": FAIL_GATING,
+    "fail_fixed_decay": FAIL_FIXED_DECAY,
+    "fail_additive_write": FAIL_ADDITIVE_WRITE,
+    "fail_whole_sequence": FAIL_WHOLE_SEQUENCE,
+    "hack_docstrings": HACK_DOCSTRINGS,
+    "hack_probe_shapes": HACK_PROBE_SHAPES,
+    "hack_attn_only": HACK_ATTN_ONLY,
+    "hack_states_only": HACK_STATES_ONLY,
+    "hack_forge_result": HACK_FORGE,
+}
+EXPECT = {
+    "reference": None, "alt_scalar_gate": None, "alt_data_dependent_forget": None,
+    "fail_learned_gate": "no_surprise_gate", "fail_gating": "gating", "fail_fixed_decay": "decay",
+    "fail_additive_write": "write", "fail_whole_sequence": "recurrence",
+    "hack_docstrings": "recurrence", "hack_probe_shapes": "no_surprise_gate",
+    "hack_attn_only": "gating", "hack_states_only": "recurrence",
+    "hack_forge_result": "bad_result",
+}
