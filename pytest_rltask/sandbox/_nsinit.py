@@ -79,6 +79,9 @@ def build_root(cfg):
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
     r = lambda p: new + p  # noqa: E731
+    # /tmp first: a venv under /tmp (a clone in /tmp) is then bound on top of it, not hidden by it
+    makedirs(r("/tmp"))
+    mount("tmpfs", r("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={cfg['tmp']}")
     for name, target in cfg["top_links"]:
         os.symlink(target, r("/" + name))
     for src, dst in cfg["ro"]:
@@ -86,9 +89,6 @@ def build_root(cfg):
         bind(src, r(dst))
     makedirs(r(cfg["workdir"]))
     bind(cfg["workspace"], r(cfg["workdir"]), ro=False)
-    # /tmp
-    makedirs(r("/tmp"))
-    mount("tmpfs", r("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={cfg['tmp']}")
     # /dev: a few safe nodes bound from the host, private shm, devpts-less
     makedirs(r("/dev"))
     mount("tmpfs", r("/dev"), "tmpfs", MS_NOSUID, "mode=0755,size=64k")

@@ -92,19 +92,22 @@ class BwrapSandbox(IsolatedSandbox):
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox",
         ]
-        for d in plan.parents():
-            a += ["--perms", "0755", "--dir", d]
-        for name, target in plan.top_links:
-            a += ["--symlink", target, "/" + name]
-        for src, dst in plan.ro:
-            a += ["--ro-bind", src, dst]
         size = str(self.limits.tmp)
+        # /proc, /dev and the private /tmp come first: a venv that lives under /tmp (a clone in
+        # /tmp) is then bound on top of the tmpfs instead of being hidden by it.
         a += [
             "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
             "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-            "--bind", str(self.workspace), self.workdir, "--chdir", self.workdir,
         ]
+        for d in plan.parents():
+            if d not in ("/tmp", "/dev", "/proc", "/dev/shm"):
+                a += ["--perms", "0755", "--dir", d]
+        for name, target in plan.top_links:
+            a += ["--symlink", target, "/" + name]
+        for src, dst in plan.ro:
+            a += ["--ro-bind", src, dst]
+        a += ["--bind", str(self.workspace), self.workdir, "--chdir", self.workdir]
         self._base = a
         return a
 
