@@ -73,7 +73,6 @@ class Collector:
         self.expected: set[str] = set()  # run node ids that were selected
         self.results: dict[str, dict[str, Any]] = {}  # run node id -> final rltask record
         self.other_failures: set[str] = set()  # failed non-run items (solution checks, plain tests)
-        self.skipped: set[str] = set()
 
     # -- feeding -----------------------------------------------------------------------------
     def expect(self, nodeids: list[str]) -> None:
@@ -86,8 +85,7 @@ class Collector:
                 self.other_failures.add(nodeid)
             return
         if when == "setup" and outcome == "skipped":
-            self.skipped.add(nodeid)
-            self.expected.discard(nodeid)
+            self.expected.discard(nodeid)  # skipped by a marker: not a run that went missing
             return
         prev = self.results.get(nodeid)
         if record is None:
