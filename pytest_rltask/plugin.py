@@ -17,6 +17,7 @@ SETTINGS = pytest.StashKey[_settings.Settings]()
 COLLECTOR = pytest.StashKey[Collector]()
 ISOLATION = pytest.StashKey[str]()
 ROLLOUT = pytest.StashKey[Rollout]()
+TRAJECTORY = pytest.StashKey[Any]()  # the solution a [solution-*] item plays, loaded once
 CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
@@ -130,6 +131,7 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
     if case.kind == "solution":
         agent_name = "replay"
         traj = load_trajectory(case.path)
+        request.node.stash[TRAJECTORY] = traj
         seed = traj.seed if traj.seed is not None else 1
     else:
         agent_name = s.agent
@@ -218,7 +220,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         ro.transcript.event("outcome", outcome=outcome, category=category, message=message, scores=ro.scores)
     if case.kind == "solution" and rep.when == "call":
-        _check_expectation(rep, case, record)
+        _check_expectation(rep, case, item.stash[TRAJECTORY], record)
     elif outcome == "failed" and rep.outcome == "skipped":
         rep.outcome = "failed"  # skip/xfail raised by a grader is a failure
         rep.longrepr = f"[{category}] {message}"
@@ -230,11 +232,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
-def _check_expectation(rep: pytest.TestReport, case: Case, record: dict[str, Any]) -> None:
+def _check_expectation(rep: pytest.TestReport, case: Case, traj: Any, record: dict[str, Any]) -> None:
     """A solution item passes when the grader's outcome is the one the trajectory declares."""
-    from .transcript import load_trajectory
-
-    traj = load_trajectory(case.path)
     got, cat = record["outcome"], record["category"]
     record["expect"], record["expect_category"] = traj.expect, traj.category
     if got == "error":

@@ -131,3 +131,16 @@ def trajectory_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
     return []
+
+
+def write_trajectories(folder: Path, trajectories: dict[str, dict[str, Any]]) -> None:
+    """Replace a task's ``solutions/*.json`` with these trajectories (name -> trajectory dict).
+
+    Shared by every task's ``solutions/_make.py`` so the shipped files have one format.
+    """
+    folder = Path(folder)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    for name, data in trajectories.items():
+        (folder / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(trajectories)} trajectories to {folder}")

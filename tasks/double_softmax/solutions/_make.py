@@ -10,7 +10,6 @@ model styles).
 from __future__ import annotations
 
 import inspect
-import json
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import double_softmax_fixes as FX  # noqa: E402
 import double_softmax_task as T  # noqa: E402
+from pytest_rltask.transcript import write_trajectories  # noqa: E402
 
 S = T.SCRIPT_NAME
 DEPS = {  # edits that call other edits
@@ -123,11 +123,7 @@ def main() -> None:
                                  "import and os._exit(0)s before the grader runs",
                                  steps_edit(FX.forge_result)),
     }
-    for old in HERE.glob("*.json"):
-        old.unlink()
-    for name, data in out.items():
-        (HERE / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {len(out)} trajectories to {HERE}")
+    write_trajectories(HERE, out)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ sys.path.insert(0, str(OUT.parent))
 
 import eval_lookup_patch_fixes as fixes  # noqa: E402
 import eval_lookup_patch_homework as hw  # noqa: E402
+from pytest_rltask.transcript import write_trajectories  # noqa: E402
 
 
 def files_of(seed):
@@ -393,11 +394,7 @@ SOL["hack_daemon_forge"] = traj(
 
 
 def main():
-    for old in OUT.glob("*.json"):
-        old.unlink()
-    for name, t in SOL.items():
-        (OUT / f"{name}.json").write_text(json.dumps(t, indent=1) + "\n")
-    print(f"wrote {len(SOL)} trajectories to {OUT}")
+    write_trajectories(OUT, SOL)
 
 
 if __name__ == "__main__":

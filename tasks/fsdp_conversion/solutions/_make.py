@@ -6,7 +6,6 @@ Failure modes and hacks are small edits of the reference (each edit is asserted 
 """
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import fsdp_lib as lib  # noqa: E402
+from pytest_rltask.transcript import write_trajectories  # noqa: E402
 
 
 def dedent(s: str) -> str:
@@ -386,14 +386,12 @@ SOLUTIONS = {
 
 
 def main() -> None:
-    for old in HERE.glob("*.json"):
-        old.unlink()
+    out = {}
     for stem, (expect, cat, note, src, run) in SOLUTIONS.items():
         compile(src, stem, "exec")
-        doc = {"expect": expect, "category": cat, "note": note, "seed": 1,
-               "steps": traj(src, explore=run, run=run)}
-        (HERE / f"{stem}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {len(SOLUTIONS)} trajectories to {HERE}")
+        out[stem] = {"expect": expect, "category": cat, "note": note, "seed": 1,
+                     "steps": traj(src, explore=run, run=run)}
+    write_trajectories(HERE, out)
 
 
 if __name__ == "__main__":

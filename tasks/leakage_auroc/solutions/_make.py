@@ -7,9 +7,9 @@ tasks/leakage_auroc/calibrate.py (over 10 seeds) to print their score distributi
 """
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
+from pytest_rltask.transcript import write_trajectories  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -364,16 +364,14 @@ def extra_trajectories() -> dict[str, dict]:
 
 
 def main() -> None:
-    for old in HERE.glob("*.json"):
-        old.unlink()
-    for name, (expect, cat, note, script) in SOLUTIONS.items():
-        traj = {"expect": expect, "category": cat, "note": note, "seed": 1, "steps": run_steps(script)}
-        (HERE / f"{name}.json").write_text(json.dumps(traj, indent=1) + "\n")
+    out = {
+        name: {"expect": expect, "category": cat, "note": note, "seed": 1, "steps": run_steps(script)}
+        for name, (expect, cat, note, script) in SOLUTIONS.items()
+    }
     for name, traj in extra_trajectories().items():
-        traj = {"expect": traj["expect"], "category": traj["category"], "note": traj["note"], "seed": 1,
-                "steps": traj["steps"]}
-        (HERE / f"{name}.json").write_text(json.dumps(traj, indent=1) + "\n")
-    print("wrote", len(SOLUTIONS) + len(extra_trajectories()), "trajectories to", HERE)
+        out[name] = {"expect": traj["expect"], "category": traj["category"], "note": traj["note"], "seed": 1,
+                     "steps": traj["steps"]}
+    write_trajectories(HERE, out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ MemoryBlock stubs replaced by a variant from neural_memory_impls) and submits.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import neural_memory_impls as I  # noqa: E402
+from pytest_rltask.transcript import write_trajectories  # noqa: E402
 
 SMOKE = """\
 import torch
@@ -75,15 +75,13 @@ def steps_for(name: str, text: str) -> list[dict]:
 
 
 def main() -> None:
-    for old in HERE.glob("*.json"):
-        old.unlink()
+    out = {}
     for name, classes in I.IMPLS.items():
         cat = I.EXPECT[name]
-        data = {"expect": "pass" if cat is None else "fail", "category": cat,
-                "note": NOTES[name], "seed": SEEDS[name],
-                "steps": steps_for(name, I.model_py(classes))}
-        (HERE / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {len(I.IMPLS)} trajectories to {HERE}")
+        out[name] = {"expect": "pass" if cat is None else "fail", "category": cat,
+                     "note": NOTES[name], "seed": SEEDS[name],
+                     "steps": steps_for(name, I.model_py(classes))}
+    write_trajectories(HERE, out)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from pytest_rltask.transcript import write_trajectories
 
 HERE = Path(__file__).resolve().parent
 
@@ -609,11 +610,7 @@ SOLUTIONS = {
 
 
 def main() -> None:
-    for old in HERE.glob("*.json"):
-        old.unlink()
-    for name, t in SOLUTIONS.items():
-        (HERE / f"{name}.json").write_text(json.dumps(t, indent=1) + "\n")
-    print(f"wrote {len(SOLUTIONS)} trajectories to {HERE}")
+    write_trajectories(HERE, SOLUTIONS)
 
 
 if __name__ == "__main__":
