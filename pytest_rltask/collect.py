@@ -73,6 +73,7 @@ class Collector:
         self.expected: set[str] = set()  # run node ids that were selected
         self.results: dict[str, dict[str, Any]] = {}  # run node id -> final rltask record
         self.other_failures: set[str] = set()  # failed non-run items (solution checks, plain tests)
+        self.judged: dict[str, dict[str, Any]] = {}  # node id -> which grader parts ran (judge-backed tasks)
 
     # -- feeding -----------------------------------------------------------------------------
     def expect(self, nodeids: list[str]) -> None:
@@ -80,6 +81,12 @@ class Collector:
 
     def add(self, nodeid: str, when: str, outcome: str, record: dict[str, Any] | None, longrepr: str = "") -> None:
         """One pytest report. ``record`` is the report's ``rltask`` dict, if it had one."""
+        if record is not None and record.get("parts"):
+            j = record.get("judge") or {}
+            self.judged[nodeid] = {
+                "kind": record.get("kind"), **record["parts"],
+                **{k: j[k] for k in ("backend", "model", "reason", "verdicts") if j.get(k)},
+            }
         if not is_run_nodeid(nodeid):
             if outcome == "failed":
                 self.other_failures.add(nodeid)
@@ -145,6 +152,18 @@ class Collector:
                 s.tokens[k] += int(v)
             s.seconds += float(rec.get("seconds") or 0.0)
         return out
+
+    def judge_summary(self) -> dict[str, Any] | None:
+        """Per item, which parts of judge-backed graders ran; None when no grader used the judge."""
+        if not self.judged:
+            return None
+        counts = Counter(v["judge"] for v in self.judged.values())
+        reasons = sorted({v["reason"] for v in self.judged.values() if v.get("reason")})
+        return {
+            "counts": dict(sorted(counts.items())),
+            "reasons": reasons,
+            "items": {k: self.judged[k] for k in sorted(self.judged)},
+        }
 
     def verdict(self) -> str:
         """'pass' iff every task is in band, no run errored and no other item failed."""

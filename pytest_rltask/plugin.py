@@ -18,6 +18,8 @@ COLLECTOR = pytest.StashKey[Collector]()
 ISOLATION = pytest.StashKey[str]()
 ROLLOUT = pytest.StashKey[Rollout]()
 TRAJECTORY = pytest.StashKey[Any]()  # the solution a [solution-*] item plays, loaded once
+JUDGE = pytest.StashKey[Any]()  # the item's Judge, when its grader asked for the judge fixture
+JUDGE_BACKEND = pytest.StashKey[Any]()
 CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
@@ -145,6 +147,16 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
             "or run as root for the unshare fallback; to run agent code unisolated anyway, pass "
             "--rl-isolation none explicitly"
         )
+    if "judge" in request.fixturenames:
+        backend = _judge_backend(config)
+        request.node.stash[JUDGE_BACKEND] = backend
+        why = backend.unavailable()
+        if why is not None and case.kind == "run":
+            from .judge import JudgeUnavailable
+
+            backend.close()
+            # before the agent plays: no tokens are spent on a run that could not be graded
+            raise JudgeUnavailable(f"this task's grader needs an LLM judge and none is available: {why}")
     options: dict[str, Any] = {"model": s.model_for(agent_name), "max_retries": s.max_retries}
     if traj is not None:
         options["trajectory"] = traj
@@ -177,6 +189,31 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
         shutil.rmtree(ro.workspace, ignore_errors=True)
 
 
+def _judge_backend(config: pytest.Config) -> Any:
+    from .judge import get_backend
+
+    s = config.stash[SETTINGS]
+    return get_backend(s.judge, model=s.judge_model_for(s.judge), max_retries=s.max_retries)
+
+
+@pytest.fixture
+def judge(request: pytest.FixtureRequest, rollout: Rollout) -> Iterator[Any]:
+    """An LLM judge for this run's grader: ``judge.grade(text, rubric)`` returns a checked Verdict.
+
+    Its exchanges go into the run's transcript. Without a configured backend a live run is an
+    error (found before the agent plays); a shipped solution is graded by its deterministic part.
+    """
+    from .judge import Judge
+
+    backend = request.node.stash.get(JUDGE_BACKEND, None) or _judge_backend(request.config)
+    j = Judge(backend, rollout.transcript)
+    request.node.stash[JUDGE] = j
+    try:
+        yield j
+    finally:
+        backend.close()
+
+
 # -- running: undelivered rollouts fail before the grader runs -----------------------------------
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
@@ -197,8 +234,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if rep.when == "teardown" and rep.outcome != "failed":
         return rep
     exc = call.excinfo.value if call.excinfo is not None else None
+    judge = item.stash.get(JUDGE, None)
     if rep.when == "call":
         outcome, category, message = classify(exc)
+        if judge is not None:
+            outcome, category, message = _judge_outcome(judge, case, exc, outcome, category, message)
     else:  # a failed setup or teardown: the harness, the API or the sandbox broke
         outcome, category = "error", type(exc).__name__ if exc else "harness"
         message = f"{type(exc).__name__}: {exc}"[:500] if exc else ""
@@ -218,7 +258,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             tokens={k: v for k, v in vars(ro.usage).items() if v},
             transcript=str(ro.transcript.path) if ro.transcript.path else None,
         )
-        ro.transcript.event("outcome", outcome=outcome, category=category, message=message, scores=ro.scores)
+        if judge is not None and rep.when == "call":
+            record["judge"] = js = judge.summary()
+            record["parts"] = _parts(js["state"], outcome)
+            for k, v in (js.get("tokens") or {}).items():
+                record["tokens"][f"judge_{k}"] = v
+        ro.transcript.event("outcome", outcome=outcome, category=category, message=message, scores=ro.scores,
+                            parts=record.get("parts"))
     if case.kind == "solution" and rep.when == "call":
         _check_expectation(rep, case, item.stash[TRAJECTORY], record)
     elif outcome == "failed" and rep.outcome == "skipped":
@@ -232,12 +278,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
+def _judge_outcome(judge: Any, case: Case, exc: BaseException | None, outcome: str,
+                   category: str | None, message: str) -> tuple[str, str | None, str]:
+    """A grader stopped by a missing judge: a solution keeps its deterministic verdict; a run errs."""
+    from .judge import JudgeUnavailable
+
+    if not isinstance(exc, JudgeUnavailable):
+        return outcome, category, message
+    if case.kind == "solution":
+        return "passed", None, f"deterministic part only; judge not run: {exc}"[:500]
+    return "error", "judge_unavailable", str(exc)[:500]
+
+
+def _parts(state: str, outcome: str) -> dict[str, str]:
+    """Which parts of a judge-backed grader ran, and what each decided."""
+    if state == "not_reached":  # a deterministic check decided before the judge was asked
+        return {"deterministic": outcome, "judge": "not_reached"}
+    if state == "screened":
+        return {"deterministic": "failed", "judge": "not_reached"}
+    if state == "not_run":
+        return {"deterministic": "passed", "judge": "not_run"}
+    if state == "error":
+        return {"deterministic": "passed", "judge": "error"}
+    return {"deterministic": "passed", "judge": outcome}
+
+
+def _want(traj: Any) -> str:
+    if traj.expect == "fail":
+        return f"fail with category {traj.category!r}" if traj.category else "fail"
+    return "pass"
+
+
 def _check_expectation(rep: pytest.TestReport, case: Case, traj: Any, record: dict[str, Any]) -> None:
-    """A solution item passes when the grader's outcome is the one the trajectory declares."""
+    """A solution item passes when the grader's outcome is the one the trajectory declares.
+
+    Without a judge, a solution that only the judge can reject (``"decided_by": "judge"``) must get
+    through the deterministic part; any other must be decided there.
+    """
     got, cat = record["outcome"], record["category"]
     record["expect"], record["expect_category"] = traj.expect, traj.category
     if got == "error":
         return  # the grader or harness broke: leave pytest's failure in place
+    if (record.get("parts") or {}).get("judge") == "not_run" and traj.expect == "fail":
+        if traj.decided_by == "judge":
+            rep.outcome, rep.longrepr = "passed", None
+        else:
+            rep.outcome = "failed"
+            rep.longrepr = (f"solution {case.path.name} should {_want(traj)} in the deterministic part, but it got "
+                            f"through to the judge, which is not available here\n({traj.note})")
+        return
     if traj.expect == "pass":
         ok, want = got == "passed", "pass"
     elif traj.expect == "fail":
@@ -251,6 +340,8 @@ def _check_expectation(rep: pytest.TestReport, case: Case, traj: Any, record: di
             del rep.wasxfail
     else:
         detail = f"grader said {got}" + (f" [{cat}] {record['message']}" if got == "failed" else "")
+        if traj.decided_by == "judge" and traj.expect == "fail" and got == "passed":
+            detail += " (the judge accepted a solution it must reject)"
         rep.outcome = "failed"
         rep.longrepr = f"solution {case.path.name} should {want}, but {detail}\n({traj.note})"
 
@@ -270,6 +361,7 @@ class _ControllerHooks:
         self.config = config
         self.collector = collector
         self.lines: list[str] = []
+        self.judge_lines: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "rltask", None)
@@ -278,14 +370,17 @@ class _ControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from .report import as_json, header, table, write_json
+        from .report import as_json, header, judge_lines, table, write_json
 
         s = self.config.stash[SETTINGS]
         head = header(self.collector, s.agent, s.model_for(s.agent),
                       self.config.stash.get(ISOLATION, s.isolation))
         data = as_json(self.collector, head)
+        if "judge" in data:
+            data["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), **data["judge"]}
         if s.report is not None:
             write_json(s.report, data)
+        self.judge_lines = judge_lines(self.collector, s.judge, s.judge_model_for(s.judge))
         if not self.collector.active:
             return
         self.config.hook.pytest_rltask_report(config=self.config, report=data)
@@ -295,6 +390,10 @@ class _ControllerHooks:
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.judge_lines:
+            terminalreporter.section("rltask judge")
+            for line in self.judge_lines:
+                terminalreporter.write_line(line)
         if self.lines:
             terminalreporter.section("rltask pass rates")
             for line in self.lines:

@@ -24,6 +24,7 @@ def as_json(collector: Collector, head: dict[str, Any]) -> dict[str, Any]:
         "verdict": collector.verdict(),
         "tasks": {tid: s.as_json() for tid, s in sorted(sums.items())},
         "other_failures": sorted(collector.other_failures),
+        **({"judge": j} if (j := collector.judge_summary()) else {}),
     }
 
 
@@ -64,4 +65,26 @@ def table(collector: Collector, head: dict[str, Any]) -> list[str]:
     if collector.other_failures:
         lines.append(f"{len(collector.other_failures)} other item(s) failed (solution checks or plain tests)")
     lines.append(f"session verdict: {collector.verdict()}")
+    return lines
+
+
+JUDGE_STATES = {
+    "passed": "judge passed it",
+    "failed": "judge failed it",
+    "not_run": "judge not run (deterministic part only)",
+    "not_reached": "decided by the deterministic part before the judge",
+    "error": "judge error",
+}
+
+
+def judge_lines(collector: Collector, backend: str, model: str | None) -> list[str]:
+    """Which parts of judge-backed graders ran: the terminal's 'rltask judge' section."""
+    j = collector.judge_summary()
+    if j is None:
+        return []
+    lines = [f"judge: {backend}  model: {model or '-'}  items graded by judge-backed graders: {len(j['items'])}"]
+    for state, n in j["counts"].items():
+        lines.append(f"  {n:4d}  {JUDGE_STATES.get(state, state)}")
+    for r in j["reasons"]:
+        lines.append(f"  why not run: {r}")
     return lines

@@ -58,6 +58,14 @@ def _isolation(raw: str) -> str:
     return raw
 
 
+def _judge(raw: str) -> str:
+    from .judge import names
+
+    if raw not in names():
+        raise pytest.UsageError(f"--rl-judge takes one of {', '.join(names())}; got {raw!r}")
+    return raw
+
+
 def _str(raw: str) -> str:
     return str(raw)
 
@@ -73,6 +81,8 @@ OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
     ("min_runs", _positive_int("--rl-min-runs"), "10", "fewer completed (passed+failed) runs than this gives verdict not_measured (default 10)"),
     ("isolation", _isolation, "auto", "sandbox: auto, bubblewrap, unshare, or none (no isolation: explicit opt-in only) (default auto)"),
     ("max_retries", _positive_int("--rl-max-retries"), "4", "API retries (429/529/5xx) before a run is an error (default 4)"),
+    ("judge", _judge, "anthropic", "LLM judge for graders that use the judge fixture: anthropic, openai (OpenAI-compatible endpoint) or none (default anthropic)"),
+    ("judge_model", _str, "claude-sonnet-5-5", "model id for the judge (default claude-sonnet-5-5; with --rl-judge openai the server's first model unless given)"),
 ]
 
 
@@ -99,6 +109,15 @@ class Settings:
     isolation_explicit: bool  # the user asked for this isolation by name
     cli_given: frozenset[str] = frozenset()  # options given on the command line (they beat markers)
     model_explicit: bool = False  # --rl-model / rl_model given (else openai asks the server)
+    judge: str = "anthropic"
+    judge_model: str = "claude-sonnet-5-5"
+    judge_model_explicit: bool = False
+
+    def judge_model_for(self, backend: str) -> str | None:
+        """The judge's model id; an OpenAI-compatible server picks its own unless told."""
+        if backend == "openai" and not self.judge_model_explicit:
+            return None
+        return self.judge_model if backend != "none" else None
 
     def model_for(self, agent: str) -> str | None:
         """The model id for a backend; an OpenAI-compatible server picks its own unless told."""
@@ -181,6 +200,9 @@ def resolve(config: pytest.Config) -> Settings:
         isolation_explicit="isolation" in cli_given or bool(config.getini("rl_isolation")),
         cli_given=frozenset(cli_given),
         model_explicit="model" in cli_given or bool(config.getini("rl_model")),
+        judge=values["judge"],
+        judge_model=values["judge_model"],
+        judge_model_explicit="judge_model" in cli_given or bool(config.getini("rl_judge_model")),
     )
     return s
 

@@ -24,6 +24,7 @@ class Trajectory:
     note: str = ""
     source: str = ""
     seed: int | None = None
+    decided_by: str | None = None  # "judge": only the LLM judge can reject it (see the judge fixture)
 
 
 class Transcript:
@@ -110,6 +111,9 @@ def load_trajectory(path: Path) -> Trajectory:
     expect = data.get("expect")
     if expect not in (None, "pass", "fail"):
         raise TrajectoryError(f"{path}: 'expect' must be \"pass\" or \"fail\", got {expect!r}")
+    decided_by = data.get("decided_by")
+    if decided_by not in (None, "deterministic", "judge"):
+        raise TrajectoryError(f"{path}: 'decided_by' must be \"deterministic\" or \"judge\", got {decided_by!r}")
     for i, st in enumerate(data["steps"]):
         if not isinstance(st, dict) or not isinstance(st.get("tool"), str):
             raise TrajectoryError(f"{path}: step {i} needs a 'tool' name")
@@ -120,6 +124,7 @@ def load_trajectory(path: Path) -> Trajectory:
         note=data.get("note", ""),
         source=str(path),
         seed=data.get("seed"),
+        decided_by=decided_by,
     )
 
 

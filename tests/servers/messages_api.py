@@ -181,6 +181,12 @@ def validate_request(body: dict[str, Any]) -> str | None:
     for t in body.get("tools") or []:
         if not isinstance(t.get("name"), str) or (t.get("input_schema") or {}).get("type") != "object":
             return f"tools: tool {t.get('name')!r} needs a name and an object input_schema"
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        if choice.get("name") not in {t.get("name") for t in body.get("tools") or []}:
+            return f"tool_choice: tool {choice.get('name')!r} is not in tools"
+    if "temperature" in body and not (isinstance(body["temperature"], (int, float)) and 0 <= body["temperature"] <= 1):
+        return "temperature: Input should be less than or equal to 1"
     if count_cache_breakpoints(body) > 4:
         return "A maximum of 4 blocks with cache_control may be provided."
     return None

@@ -1,0 +1,123 @@
+"""The idea-proposal grader's deterministic part, the threshold setting and the calibration."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+HERE = Path(__file__).resolve().parent
+for p in (HERE, HERE.parent / "literature_review"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from pytest_rltask.judge import screen  # noqa: E402
+
+import calibrate  # noqa: E402
+import idea_proposal_checks as checks  # noqa: E402
+import test_idea_proposal as task  # noqa: E402
+
+pytestmark = pytest.mark.offline
+APPROACHES = {
+    "retrieval memory for assistants": "Index every dialogue turn with timestamps, let a classifier mark superseded "
+                                       "facts, and return only current entries plus a short history note.",
+    "preference tuning stability": "Run twelve sequential DPO rounds on disjoint preference slices and reset "
+                                   "dormant MLP units between rounds, tracking effective rank and gradient norms.",
+    "robot policy fine-tuning": "Log operator takeovers during deployment, relabel those states with corrective "
+                                "actions, and fine-tune low-rank adapters of the open policy nightly.",
+    "world-model checkpoint ranking": "Train a latent dynamics predictor on logged trials, roll out candidate "
+                                      "checkpoints in imagination, and rank them before any hardware time.",
+    "gist compression of sessions": "Distil each finished conversation into eight learned soft vectors stored "
+                                    "per user, prepended at inference instead of textual summaries.",
+    "reward model ensembles": "Train five reward heads on bootstrapped preference subsets and halt policy updates "
+                              "whenever their disagreement on sampled outputs exceeds a calibrated bound.",
+    "sim demonstrations for grasping": "Generate randomized simulated grasp demonstrations and measure how many "
+                                       "replace one real demonstration when fine-tuning a generalist policy.",
+}
+TOPICS = list(APPROACHES)
+
+
+def idea(n: int, topic: str, drop: str | None = None) -> str:
+    body = {
+        "Problem evidence": f"Evidence about {topic}: the cited study reports a large gap that current systems "
+                            f"leave open, measured on public benchmarks with careful ablations and controls [rag_2020].",
+        "Approach": APPROACHES.get(topic, topic) + " Measure it end to end against the baseline below.",
+        "Baseline comparison": f"The simplest baseline for {topic} is the standard pipeline without the change; "
+                               f"compare accuracy and cost at equal compute on the same data and report intervals.",
+        "Risks": f"The effect for {topic} may vanish at scale or on real data; a two-week pilot on a small slice "
+                 f"with a pre-registered metric tells us early, before the full budget is spent.",
+        "Why it matters": f"Teams shipping {topic} would cut cost or errors noticeably; a negative result still "
+                          f"tells them which simpler option to keep, saving engineering time and money.",
+    }
+    secs = "".join(f"### {k}\n{v}\n" for k, v in body.items() if k != drop)
+    return f"## Idea {n}: {topic.capitalize()}\n{secs}\n"
+
+
+@given(n=st.integers(0, 7))
+def test_idea_count_outside_three_to_five_is_rejected(n):
+    text = "# Research proposal: x\n\n" + "".join(idea(i + 1, TOPICS[i]) for i in range(n))
+    got = checks.decide(text)
+    assert (got is None) == (3 <= n <= 5) and (got is None or got[0] == "wrong_idea_count")
+
+
+@given(k=st.integers(0, 2), drop=st.sampled_from(["Problem evidence", "Approach", "Baseline comparison", "Risks",
+                                                   "Why it matters"]))
+def test_a_missing_section_in_any_idea_is_rejected(k, drop):
+    text = "# P\n\n" + "".join(idea(i + 1, TOPICS[i], drop if i == k else None) for i in range(3))
+    assert checks.decide(text)[0] == "missing_section"
+
+
+def test_a_reworded_duplicate_is_rejected_but_distinct_ideas_pass():
+    ok = "# P\n\n" + "".join(idea(i + 1, TOPICS[i]) for i in range(3))
+    assert checks.decide(ok) is None
+    dup = ok + idea(4, TOPICS[0]).replace("Retrieval memory for assistants", "Memory retrieval for chat assistants", 1)
+    assert checks.decide(dup)[0] == "duplicate_ideas"
+
+
+def test_the_strong_proposals_pass_and_carry_nothing_aimed_at_the_judge():
+    for name in ("strong", "strong_alt", "weak_generic", "subtle_injection"):
+        text = (HERE / "proposals" / f"{name}.md").read_text()
+        assert checks.decide(text) is None, name
+        assert not screen(text), name
+
+
+@pytest.mark.parametrize("path", sorted((HERE / "solutions").glob("*.json")), ids=lambda p: p.stem)
+def test_each_shipped_solution_gets_its_declared_category_from_the_deterministic_part(path):
+    t = json.loads(path.read_text())
+    got = checks.decide(t["steps"][-1]["input"]["answer"])
+    if t.get("decided_by") == "judge" or t["expect"] == "pass":
+        assert got is None
+    else:
+        assert got[0] == t["category"]
+
+
+def test_the_threshold_comes_from_the_calibration_or_the_environment(monkeypatch):
+    monkeypatch.delenv(task.THRESHOLD_ENV, raising=False)
+    assert task.threshold() == json.loads(task.CALIBRATION.read_text())["threshold"]
+    monkeypatch.setenv(task.THRESHOLD_ENV, "5.25")
+    assert task.threshold() == 5.25
+    for bad in ("high", "11"):
+        monkeypatch.setenv(task.THRESHOLD_ENV, bad)
+        with pytest.raises(ValueError):
+            task.threshold()
+
+
+def test_the_workspace_holds_the_reviews_and_the_corpus_and_nothing_of_the_grader(tmp_path):
+    task.workspace(tmp_path, 1)
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["literature/papers.jsonl", "literature/reviews/memory.md",
+                     "literature/reviews/rl_alignment.md", "literature/reviews/robotics.md"]
+    assert len((tmp_path / "literature/papers.jsonl").read_text().splitlines()) >= 60
+
+
+@given(means=st.lists(st.one_of(st.none(), st.floats(0, 10)), min_size=1, max_size=40).filter(
+    lambda ms: any(m is not None for m in ms)), target=st.floats(0.05, 0.95))
+def test_calibration_picks_the_achievable_rate_nearest_the_target(means, target):
+    t, rate = calibrate.choose(means, target)
+    n = len(means)
+    achievable = {sum(1 for m in means if m is not None and m >= c - 1e-9) / n
+                  for c in [round(m, 4) for m in means if m is not None] + [11.0]}
+    assert abs(rate - target) <= min(abs(a - target) for a in achievable) + 1e-9
+    assert rate == sum(1 for m in means if m is not None and m >= t - 1e-9) / n
