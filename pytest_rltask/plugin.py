@@ -35,7 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "offline: needs no API (shipped-solution grader checks, plugin tests)")
+    config.addinivalue_line(
+        "markers",
+        "offline: needs no agent API (shipped-solution grader checks, plugin tests); judge-backed graders ask "
+        "the judge only where one is configured",
+    )
     config.addinivalue_line(
         "markers",
         "rltask(task=None, runs=None, band=None, min_runs=None, max_steps=None, time_limit=None, max_tokens=None): "
@@ -180,6 +184,9 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
         )
     except BaseException:
         transcript.close()
+        backend = request.node.stash.get(JUDGE_BACKEND, None)
+        if backend is not None:
+            backend.close()
         raise
     request.node.stash[ROLLOUT] = ro
     try:
@@ -272,6 +279,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         rep.longrepr = f"[{category}] {message}"
         if hasattr(rep, "wasxfail"):
             del rep.wasxfail
+    if rep.when == "setup" and exc is not None and type(exc).__name__ == "JudgeUnavailable":
+        s_ = item.config.stash[SETTINGS]  # a live run refused before play: say so in the judge section
+        record["parts"] = {"deterministic": "not_reached", "judge": "not_run"}
+        record["judge"] = {"backend": s_.judge, "model": s_.judge_model_for(s_.judge), "reason": str(exc)[:300]}
     if ro is not None and rep.outcome == "failed":
         rep.sections.append(("rltask transcript (tail)", ro.transcript.tail()))
     rep.rltask = record
@@ -381,8 +392,8 @@ class _ControllerHooks:
         if s.report is not None:
             write_json(s.report, data)
         self.judge_lines = judge_lines(self.collector, s.judge, s.judge_model_for(s.judge))
-        if not self.collector.active:
-            return
+        if not self.collector.active or self.config.option.collectonly:
+            return  # nothing ran: no gate (--collect-only keeps pytest's own status)
         self.config.hook.pytest_rltask_report(config=self.config, report=data)
         self.lines = table(self.collector, head)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -150,6 +150,8 @@ def test_live_runs_without_a_judge_are_errors_before_the_agent_plays(essay):
     assert t["errors"] == 2 and t["error_kinds"] == {"JudgeUnavailable": 2}
     assert server.requests == []  # the agent never played: no tokens spent on ungradable runs
     assert "OPENAI_API_KEY" in res.stdout.str() and res.ret == 1
+    assert data["judge"]["counts"] == {"not_run": 2} and data["judge"]["backend"] == "openai"
+    assert "OPENAI_API_KEY" in data["judge"]["reasons"][0]
 
 
 def test_judge_options_have_help_ini_twins_and_usage_errors(essay):

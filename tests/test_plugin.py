@@ -290,3 +290,9 @@ def test_report_hook_receives_the_json_report(task_dir: pytest.Pytester) -> None
     d = answers(task_dir, "pass", "fail:x", "fail:x")
     res, data = run(task_dir, f"--rl-replay={d}", "--rl-runs", "3", "--rl-min-runs", "3")
     assert json.loads((task_dir.path / "hooked.json").read_text()) == data
+
+
+def test_collect_only_runs_no_gate(task_dir: pytest.Pytester) -> None:
+    answers(task_dir, "ok", "no")
+    res = task_dir.runpytest("--collect-only", "-q", "--rl-agent", "replay", "--rl-replay", "runs", "--rl-runs", "3")
+    assert res.ret == 0 and "session verdict" not in res.stdout.str()

@@ -26,6 +26,8 @@ from .errors import JudgeError, JudgeUnavailable
 from .rubric import Rubric, Verdict
 from .screen import screen
 
+MAX_SUBMISSION = 200_000  # characters one judge call takes (about 50k tokens)
+
 SYSTEM = """You are a strict, fair grader. You grade one submission against a rubric and record your \
 verdict by calling the record_verdict tool exactly once.
 
@@ -59,8 +61,9 @@ Call record_verdict now, with one entry per criterion: {names}."""
 
 
 def _escape(text: str) -> str:
-    """Neutralize tag lookalikes so the quoted block cannot be closed from inside."""
-    return re.sub(r"<(/?)(submission)", r"&lt;\1\2", text, flags=re.IGNORECASE)
+    """Neutralize tag lookalikes (``</submission``, ``< / submission``) so the block cannot be
+    closed from inside, whatever the submission guesses about the tag's name."""
+    return re.sub(r"<(\s*/?\s*)(submission)", r"&lt;\1\2", text, flags=re.IGNORECASE)
 
 
 def build_prompt(text: str, rubric: Rubric, notes: str = "") -> tuple[str, str]:
@@ -184,9 +187,11 @@ class Judge:
         if self.transcript is not None:
             self.transcript.event(type, **data)
 
-    def screen(self, text: str, what: str = "submission") -> None:
-        """Fail the run as ``judge_injection`` if the text addresses the grader (no model call)."""
-        found = screen(text)
+    def screen(self, text: str | None, what: str = "submission", rubric: Rubric | None = None) -> None:
+        """Fail the run as ``judge_injection`` if the text addresses the grader (no model call).
+
+        With ``rubric``, a text that scores itself on the rubric's criteria is caught too."""
+        found = screen(text or "", [c.name for c in rubric.criteria] if rubric else ())
         if found:
             self._event("judge_screen", what=what, findings=[dataclasses.asdict(f) for f in found])
             self.calls.append({"status": "screened", "what": what, "findings": [f.rule for f in found]})
@@ -198,7 +203,10 @@ class Judge:
         """Screen, then ask the judge; the strictly checked Verdict. See the module docstring."""
         if not isinstance(text, str) or not text.strip():
             raise RolloutFailure("empty_submission", f"the {what} is empty")
-        self.screen(text, what)
+        if len(text) > MAX_SUBMISSION:
+            raise RolloutFailure("submission_too_long", f"the {what} has {len(text)} characters; the judge takes "
+                                 f"at most {MAX_SUBMISSION}")
+        self.screen(text, what, rubric)
         why = self.why_unavailable()
         if why is not None:
             self.calls.append({"status": "not_run", "what": what, "rubric": rubric.name, "reason": why})

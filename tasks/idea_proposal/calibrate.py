@@ -17,6 +17,8 @@ import datetime
 import json
 from pathlib import Path
 
+from pytest_rltask.stats import wilson
+
 HERE = Path(__file__).resolve().parent
 CALIBRATION = HERE / "calibration.json"
 TASK_MARK = "test_idea_proposal"
@@ -78,10 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         "judge_means": judged,
         "source": str(a.transcripts),
         "date": datetime.date.today().isoformat(),
-        "note": "chosen by calibrate.py so the pass rate over these runs is nearest the target",
+        "note": "chosen by calibrate.py so the pass rate over these runs is nearest the target; fitted on these "
+                "runs, so confirm it on a fresh live measurement",
     }
     print(f"{len(runs)} completed runs, {len(judged)} reached the judge; mean scores: {judged}")
-    print(f"threshold {threshold:.4f} -> pass rate {rate:.0%} (target {a.target:.0%})")
+    lo, hi = wilson(round(rate * len(runs)), len(runs))
+    print(f"threshold {threshold:.4f} -> pass rate {rate:.0%} on these runs, 95% interval {lo:.0%}-{hi:.0%} "
+          f"(target {a.target:.0%})")
+    print("fitted on these runs: confirm it with a fresh live measurement (the band gate) before relying on it")
+    if len(runs) < 20:
+        print(f"warning: only {len(runs)} runs; 20 or more give a threshold worth keeping")
     if a.write:
         a.write.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {a.write}")

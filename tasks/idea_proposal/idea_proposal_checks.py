@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 
 from pytest_rltask.judge import screen
 
@@ -17,7 +18,7 @@ SECTIONS = ("problem evidence", "approach", "baseline comparison", "risks", "why
 MIN_IDEAS, MAX_IDEAS = 3, 5
 MIN_SECTION_WORDS = 25
 MAX_WORDS = 4000
-MAX_OVERLAP = 0.6  # Jaccard of content words (title + approach) above which two ideas are one
+MAX_OVERLAP = 0.4  # Jaccard of two ideas' content words above which they are one idea (distinct ideas: <= 0.15)
 
 IDEA_H = re.compile(r"^##(?!#)\s*Idea\s*(\d+)\s*[:.)\-\u2013\u2014]?\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
 SECTION_H = re.compile(r"^###(?!#)\s*(.+?)\s*:?\s*$", re.MULTILINE)
@@ -60,12 +61,13 @@ def content_words(s: str) -> set[str]:
 
 
 def overlap(a: Idea, b: Idea) -> float:
-    wa = content_words(a.title + " " + a.sections.get("approach", ""))
-    wb = content_words(b.title + " " + b.sections.get("approach", ""))
+    """Jaccard similarity of the two ideas' content words, over their whole text."""
+    wa, wb = content_words(a.text), content_words(b.text)
     return len(wa & wb) / len(wa | wb) if wa | wb else 1.0
 
 
-def inspect(text: str) -> dict:
+def inspect(text: str | None) -> dict:
+    text = unicodedata.normalize("NFKC", text or "")
     papers = corpus.load()
     ideas = parse(text)
     cited = lit.cited_ids(text)
@@ -78,14 +80,15 @@ def inspect(text: str) -> dict:
             for i in ideas
         ],
         "cited_papers": sorted({c for c in cited if c in papers}),
-        "unknown_citations": sorted({c for c in cited if c not in papers}),
+        "unknown_citations": lit.unknown_sources(text, papers),
         "max_overlap": round(max((overlap(a, b) for k, a in enumerate(ideas) for b in ideas[k + 1:]), default=0.0), 3),
         "injection": [str(f) for f in screen(text)],
     }
 
 
-def decide(text: str) -> tuple[str, str] | None:
+def decide(text: str | None) -> tuple[str, str] | None:
     """(category, message) of the first failed check, or None."""
+    text = unicodedata.normalize("NFKC", text or "")
     found = screen(text)
     if found:
         return "judge_injection", "the proposal addresses the grader: " + "; ".join(map(str, found[:3]))
@@ -102,9 +105,9 @@ def decide(text: str) -> tuple[str, str] | None:
             return "missing_section", (f"idea {i.number} lacks (or has under {MIN_SECTION_WORDS} words in) the "
                                        f"section(s): {', '.join(short)}")
     papers = corpus.load()
-    unknown = sorted({c for c in lit.cited_ids(text) if c not in papers})
+    unknown = lit.unknown_sources(text, papers)
     if unknown:
-        return "invented_paper", f"cites papers that are not in the corpus: {', '.join(unknown[:5])}"
+        return "invented_paper", f"cites sources that are not in the corpus: {', '.join(unknown[:6])}"
     for i in ideas:
         if not any(c in papers for c in lit.cited_ids(i.sections["problem evidence"])):
             return "no_evidence", f"idea {i.number}'s problem evidence cites no paper from the corpus"
@@ -112,5 +115,5 @@ def decide(text: str) -> tuple[str, str] | None:
         for b in ideas[k + 1:]:
             if overlap(a, b) >= MAX_OVERLAP:
                 return "duplicate_ideas", (f"ideas {a.number} and {b.number} are the same idea "
-                                           f"({overlap(a, b):.0%} of their title and approach words are shared)")
+                                           f"({overlap(a, b):.0%} of their content words are shared)")
     return None

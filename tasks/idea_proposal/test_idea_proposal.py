@@ -52,6 +52,14 @@ def threshold() -> float:
     return value
 
 
+def _measured() -> bool:
+    """Whether calibration.json came from calibrate.py on a live run (the shipped prior did not)."""
+    try:
+        return bool(json.loads(CALIBRATION.read_text()).get("measured"))
+    except (OSError, ValueError):
+        return False
+
+
 REVIEWS = ("memory", "rl_alignment", "robotics")
 
 PROMPT = """\
@@ -122,10 +130,13 @@ CRITERIA = (
 )
 
 
-def rubric(idea: checks.Idea) -> Rubric:
+def rubric(idea: checks.Idea | None = None, others: list[checks.Idea] = ()) -> Rubric:
+    """The per-idea rubric; its notes carry the cited papers' TL;DRs and the proposal's other ideas."""
     papers = corpus.load()
-    cited = [c for c in dict.fromkeys(lit.cited_ids(idea.text)) if c in papers]
+    cited = [c for c in dict.fromkeys(lit.cited_ids(idea.text)) if c in papers] if idea else []
     evidence = "\n".join(f"- [{c}] {papers[c].title} ({papers[c].cite}): {papers[c].summary}" for c in cited)
+    siblings = "\n".join(f"- Idea {o.number}: {o.title}: {' '.join(o.sections.get('approach', '').split()[:60])}"
+                         for o in others)
     return Rubric(
         name="idea_proposal/idea",
         task="One research idea from a proposal of 3-5, with problem evidence, approach, baseline comparison, "
@@ -134,13 +145,14 @@ def rubric(idea: checks.Idea) -> Rubric:
         notes=("Score this idea on its own, 0-10 per criterion. Generic ideas that combine two named techniques "
                "without a concrete mechanism, data, baseline and metric deserve at most 3 on "
                "likelihood_of_success and novelty. Check the problem evidence against these summaries of the "
-               f"papers it cites:\n{evidence or '(none)'}"),
+               f"papers it cites:\n{evidence or '(none)'}\n\nThe proposal's other ideas (title and approach); an "
+               f"idea that restates one of them scores 0 on novelty and upside:\n{siblings or '(none)'}"),
     )
 
 
 def test_idea_proposal(rollout, judge):
     proposal = rollout.answer or ""
-    judge.screen(proposal, "proposal")
+    judge.screen(proposal, "proposal", rubric())
     summary = checks.inspect(proposal)
     rollout.transcript.event("deterministic_checks", **summary)
     rollout.score("ideas", len(summary["ideas"]))
@@ -148,12 +160,16 @@ def test_idea_proposal(rollout, judge):
     if bad is not None:
         fail(*bad)
     scores = []
-    for idea in checks.parse(proposal):
-        verdict = judge.grade(idea.text, rubric(idea), what=f"idea {idea.number}")
+    ideas = checks.parse(proposal)
+    for idea in ideas:
+        verdict = judge.grade(idea.text, rubric(idea, [o for o in ideas if o is not idea]), what=f"idea {idea.number}")
         scores.append(verdict.weighted())
     mean = sum(scores) / len(scores)
     rollout.score("judge_mean", mean)
     need = threshold()
+    rollout.score("threshold", need)
+    rollout.transcript.event("threshold", value=need, source=os.environ.get(THRESHOLD_ENV) and THRESHOLD_ENV
+                             or str(CALIBRATION.name), measured=_measured())
     if mean < need:
         fail("low_judge_score", f"mean weighted idea score {mean:.2f} < threshold {need:.2f} "
                                 f"(ideas: {', '.join(f'{s:.2f}' for s in scores)})")

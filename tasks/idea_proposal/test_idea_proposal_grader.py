@@ -39,17 +39,30 @@ APPROACHES = {
 TOPICS = list(APPROACHES)
 
 
+VOCAB = ("latency throughput recall precision budget memory index cache shard replica gradient optimizer "
+         "adapter tokenizer encoder decoder planner gripper camera torque controller simulator dataset annotator "
+         "benchmark ablation regression variance seed cohort pilot rollout checkpoint reward critic value horizon "
+         "episode trajectory embedding retrieval summary compression schedule curriculum warmup dropout quantization "
+         "pruning distillation ensemble calibration uncertainty monitoring dashboard incident customer clinician "
+         "warehouse factory tutor student teacher lawyer auditor regulator hospital classroom kitchen vehicle drone").split()
+
+
 def idea(n: int, topic: str, drop: str | None = None) -> str:
+    """A well-formed idea whose sections use words of their own (seeded by topic), so ideas differ."""
+    import random
+
+    rng = random.Random(topic)
+
+    def words(k: int = 30) -> str:  # a few real words and made-up ones: each idea's vocabulary is its own
+        return " ".join(rng.sample(VOCAB, 4) + ["".join(rng.choice("bcdfgklmnprstv") + rng.choice("aeiou")
+                                                        for _ in range(3)) for _ in range(k - 4)])
+
     body = {
-        "Problem evidence": f"Evidence about {topic}: the cited study reports a large gap that current systems "
-                            f"leave open, measured on public benchmarks with careful ablations and controls [rag_2020].",
-        "Approach": APPROACHES.get(topic, topic) + " Measure it end to end against the baseline below.",
-        "Baseline comparison": f"The simplest baseline for {topic} is the standard pipeline without the change; "
-                               f"compare accuracy and cost at equal compute on the same data and report intervals.",
-        "Risks": f"The effect for {topic} may vanish at scale or on real data; a two-week pilot on a small slice "
-                 f"with a pre-registered metric tells us early, before the full budget is spent.",
-        "Why it matters": f"Teams shipping {topic} would cut cost or errors noticeably; a negative result still "
-                          f"tells them which simpler option to keep, saving engineering time and money.",
+        "Problem evidence": f"Evidence about {topic}: {words()} [rag_2020].",
+        "Approach": APPROACHES.get(topic, topic) + " " + words(20) + ".",
+        "Baseline comparison": f"The simplest baseline for {topic}: {words()}.",
+        "Risks": f"What could go wrong with {topic}: {words()}.",
+        "Why it matters": f"Who gains from {topic}: {words()}.",
     }
     secs = "".join(f"### {k}\n{v}\n" for k, v in body.items() if k != drop)
     return f"## Idea {n}: {topic.capitalize()}\n{secs}\n"
@@ -121,3 +134,25 @@ def test_calibration_picks_the_achievable_rate_nearest_the_target(means, target)
                   for c in [round(m, 4) for m in means if m is not None] + [11.0]}
     assert abs(rate - target) <= min(abs(a - target) for a in achievable) + 1e-9
     assert rate == sum(1 for m in means if m is not None and m >= t - 1e-9) / n
+
+
+def test_a_paraphrased_idea_repeated_is_a_duplicate():
+    s = (HERE / "proposals" / "strong.md").read_text()
+    body = s[s.index("## Idea 1"):s.index("## Idea 2")]
+    dup2 = body.replace(checks.parse(s)[0].title, "Tracking outdated facts in assistant memory stores", 1) \
+               .replace("## Idea 1:", "## Idea 2:", 1).replace("Add a write-time supersession step.", "At write time, detect replacement.")
+    dup3 = body.replace(checks.parse(s)[0].title, "Temporal validity for personal-assistant recollections", 1) \
+               .replace("## Idea 1:", "## Idea 3:", 1).replace("Superseded entries get a validity interval", "Replaced items receive a time range")
+    assert checks.decide(s[:s.index("## Idea 1")] + body + dup2 + dup3)[0] == "duplicate_ideas"
+
+
+@pytest.mark.parametrize("extra", ["Zhang et al. (2024) report 12% stale answers.",
+                                   "MemBank [membank_2024](https://arxiv.org/abs/2401.99999) shows it."])
+def test_sources_outside_the_corpus_are_invented_papers(extra):
+    s = (HERE / "proposals" / "strong.md").read_text()
+    text = s.replace("[memgpt_2023];", f"[memgpt_2023]; {extra}", 1)
+    assert text != s and checks.decide(text)[0] == "invented_paper"
+
+
+def test_nothing_is_not_a_proposal():
+    assert checks.decide(None)[0] == "wrong_idea_count" and checks.decide("")[0] == "wrong_idea_count"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from typing import Iterable
 
 from pytest_rltask.judge import screen
@@ -57,7 +58,6 @@ MAX_COPY = 0.20  # share of the review's 8-word runs found verbatim in the corpu
 SHINGLE = 8
 
 CITE = re.compile(r"\[([A-Za-z0-9_]+(?:\s*[,;]\s*[A-Za-z0-9_]+)*)\](?!\()")
-AUTHOR_YEAR = re.compile(r"\b([A-Z][A-Za-z'\u00C0-\u017F-]+) et al\.?,?\s*\(?((?:19|20)\d\d)\)?")
 NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s?%|\s?(?:x|×)(?![a-wyz])|\s?(?:k|K|M|B|T)\b|\s(?:thousand|million|billion|trillion)\b)?"
 )
@@ -107,19 +107,60 @@ def paper_numbers(paper: corpus.Paper) -> set[float]:
     return vals
 
 
+MAX_ROUNDING = 0.05  # a shown number may round a reported one by at most 5 % of it
+
+
 def matches(n: Number, allowed: Iterable[float]) -> bool:
-    """Equal, or the same number rounded to the decimals the review shows."""
+    """Equal, or the same number rounded to the decimals the review shows, within 5 % of it.
+
+    The 5 % bound keeps coarse spellings from matching a range: "0k" is not 300, "1k" is not 1400.
+    """
     tol = 0.5 * 10 ** (-n.decimals) * n.scale
-    return any(abs(n.value - a) <= tol + 1e-9 * max(1.0, abs(a)) for a in allowed)
+    for a in allowed:
+        d = abs(n.value - a)
+        if d <= 1e-9 * max(1.0, abs(a)) or (d <= tol + 1e-9 * max(1.0, abs(a)) and d <= MAX_ROUNDING * abs(a)):
+            return True
+    return False
+
+
+BRACKET = re.compile(r"\[([^\[\]\n]{1,200})\](\()?")
+URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+|\b(?:arxiv\.org|doi\.org|semanticscholar\.org)/\S+", re.IGNORECASE)
+LOOKS_CITED = re.compile(r"^(?:[a-z][a-z0-9_-]*\d{2,4}[a-z]?|\d{1,3}|.*\b(?:19|20)\d\d[a-z]?)$")
+AUTHOR_YEAR_FORMS = re.compile(
+    r"\b([A-Z][A-Za-z'\u00C0-\u017F-]+)(?:\s+et\s+al\.?,?\s*\(?|\s+(?:and|&)\s+[A-Z][A-Za-z'\u00C0-\u017F-]+,?\s*\()"
+    r"((?:19|20)\d\d)\)?")
 
 
 def cited_ids(text: str) -> list[str]:
+    """The [id] citations of a text, in order (parts of [a, b] split)."""
     out = []
     for m in CITE.finditer(text):
         for part in re.split(r"\s*[,;]\s*", m.group(1)):
             if part:
                 out.append(part)
     return out
+
+
+def unknown_sources(text: str, papers: dict) -> list[str]:
+    """Citations that do not resolve to a corpus paper: unknown [ids], bracketed author-year or
+    numbered references, markdown links and URLs (the corpus is the only source), and
+    'Author et al. (year)' / 'A and B (year)' that match no corpus paper."""
+    bad = []
+    for m in BRACKET.finditer(text):
+        if m.group(2):  # [text](url): a link out of the corpus
+            bad.append(f"[{m.group(1)}](...)")
+            continue
+        for part in re.split(r"\s*[,;]\s*", m.group(1).strip()):
+            if part and part not in papers and LOOKS_CITED.match(part):
+                bad.append(f"[{part}]")
+    bad += [u.group(0)[:80] for u in URL.finditer(text)]
+    first = {(p.first_author_surname.lower(), p.year) for p in papers.values()}
+    words = {w.lower() for p in papers.values() for w in WORD.findall(p.title + " " + " ".join(p.short))}
+    for m in AUTHOR_YEAR_FORMS.finditer(text):
+        name = m.group(1).lower()
+        if (name, int(m.group(2))) not in first and name not in words:
+            bad.append(m.group(0))
+    return list(dict.fromkeys(bad))
 
 
 def sentences(text: str) -> list[str]:
@@ -142,6 +183,17 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+def _sentences_with_context(text: str) -> list[tuple[str, str | None]]:
+    """Each sentence with the sentence before it in the same paragraph (None at a paragraph start)."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        prev = None
+        for s in sentences(para):
+            out.append((s, prev if not s.lstrip().startswith(("#", "|")) else None))
+            prev = s
+    return out
+
+
 def _strip_markup(s: str) -> str:
     s = re.sub(r"^\s*(?:#+|[-*+]|\d+[.)])\s+", "", s)
     return re.sub(r"[*_`|>#]", " ", s)
@@ -161,7 +213,6 @@ class Inspection:
     prose_words: int = 0
     cited: list[str] = dataclasses.field(default_factory=list)
     unknown: list[str] = dataclasses.field(default_factory=list)
-    unknown_author_year: list[str] = dataclasses.field(default_factory=list)
     covered: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     missing: list[str] = dataclasses.field(default_factory=list)
     numbers: list[NumberCheck] = dataclasses.field(default_factory=list)
@@ -179,7 +230,7 @@ class Inspection:
     def summary(self) -> dict:
         return {
             "words": self.words, "prose_words": self.prose_words, "cited_papers": len(set(self.cited)),
-            "unknown_citations": sorted(set(self.unknown)), "unknown_author_year": self.unknown_author_year,
+            "unknown_citations": self.unknown,
             "approaches_covered": sorted(self.covered), "approaches_missing": self.missing,
             "numbers_checked": len(self.numbers), "numbers_verified": len(self.verified),
             "numbers_wrong": [f"{c.number} ({', '.join(c.papers)})" for c in self.wrong_numbers],
@@ -218,18 +269,15 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(w[i:i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)}
 
 
-def inspect(text: str, topic: str) -> Inspection:
+def inspect(text: str | None, topic: str) -> Inspection:
+    text = unicodedata.normalize("NFKC", text or "")  # full-width brackets and digits are brackets and digits
     papers = corpus.load()
     names = _names()
     ins = Inspection()
     ins.injection = [str(f) for f in screen(text)]
     ins.words = len(WORD.findall(text))
     ins.cited = cited_ids(text)
-    ins.unknown = [c for c in ins.cited if c not in papers]
-    by_author_year = {(p.first_author_surname.lower(), p.year) for p in papers.values()}
-    for m in AUTHOR_YEAR.finditer(text):
-        if (m.group(1).lower(), int(m.group(2))) not in by_author_year:
-            ins.unknown_author_year.append(m.group(0))
+    ins.unknown = unknown_sources(text, papers)
     known = [c for c in ins.cited if c in papers]
     for tag in TOPIC_INFO[topic]["approaches"]:
         ids = sorted({c for c in known if tag in papers[c].approaches})
@@ -239,11 +287,15 @@ def inspect(text: str, topic: str) -> Inspection:
             ins.missing.append(tag)
     allowed = {pid: paper_numbers(p) for pid, p in papers.items()}
     prose = 0
-    for s in sentences(text):
+    for s, before in _sentences_with_context(text):
         ids = [c for c in dict.fromkeys(cited_ids(s)) if c in papers]
         bare = CITE.sub(" ", s)
         named = [pid for pid, rx in names.short.items() if rx.search(bare)]
         attributed = tuple(dict.fromkeys(ids + named))
+        if not attributed and before is not None:  # "X [id] does Y. It reaches 18.3." : the paper of the sentence before
+            b_bare = CITE.sub(" ", before)
+            attributed = tuple(dict.fromkeys([c for c in cited_ids(before) if c in papers]
+                                             + [pid for pid, rx in names.short.items() if rx.search(b_bare)]))
         # prose: the sentence's own words, without citations and paper titles
         plain = _strip_markup(bare).lower()
         for t in names.titles:
@@ -253,6 +305,9 @@ def inspect(text: str, topic: str) -> Inspection:
         if n_words >= 8:
             prose += n_words
         if not attributed:
+            for n in numbers_in(bare):
+                if n.has_unit or n.decimals:  # a specific result that no cited paper stands behind
+                    ins.numbers.append(NumberCheck(s[:200], n.raw, (), False))
             continue
         pool = set().union(*(allowed[p] for p in attributed))
         for n in numbers_in(bare):
@@ -267,9 +322,8 @@ def decide(ins: Inspection) -> tuple[str, str] | None:
     """(category, message) for the first failed check, or None: the judge decides the rest."""
     if ins.injection:
         return "judge_injection", "the review addresses the grader: " + "; ".join(ins.injection[:3])
-    if ins.unknown or ins.unknown_author_year:
-        bad = sorted(set(ins.unknown))[:5] + ins.unknown_author_year[:3]
-        return "invented_paper", f"cites papers that are not in the corpus: {', '.join(bad)}"
+    if ins.unknown:
+        return "invented_paper", f"cites sources that are not in the corpus: {', '.join(ins.unknown[:6])}"
     if ins.copy_ratio > MAX_COPY:
         return "copied_corpus", f"{ins.copy_ratio:.0%} of its 8-word runs are copied from the corpus (limit {MAX_COPY:.0%})"
     if ins.words > MAX_WORDS:
@@ -279,8 +333,9 @@ def decide(ins: Inspection) -> tuple[str, str] | None:
                                 f"titles and citations); a review needs at least {MIN_WORDS}")
     if ins.wrong_numbers:
         c = ins.wrong_numbers[0]
+        whose = f"attributed to {', '.join(c.papers)}" if c.papers else "not attributed to any cited paper"
         return "invented_number", (f"{len(ins.wrong_numbers)} number(s) do not match the cited papers' results, "
-                                   f"e.g. {c.number} attributed to {', '.join(c.papers)}: {c.sentence!r}")
+                                   f"e.g. {c.number} {whose}: {c.sentence!r}")
     if ins.missing:
         return "missing_approach", f"no cited paper covers: {', '.join(ins.missing)}"
     if len(ins.verified) < MIN_NUMBERS:

@@ -82,8 +82,10 @@ def rubric(topic: str) -> Rubric:
     approaches = "\n".join(f"- {tag}: {desc}" for tag, desc in info["approaches"].items())
     notes = (
         f"Topic: {info['title']}.\nRequired approaches:\n{approaches}\n\nSeminal works and their key results "
-        f"(from the corpus):\n{seminal}\n\nCitations, paper existence and every attributed number have already "
-        "been checked against the corpus by code; judge depth, correctness of characterization and synthesis."
+        f"(from the corpus):\n{seminal}\n\nChecked by code before you: every [paper_id] citation exists in the "
+        "corpus, and every specific number in the review matches a result of the paper cited in its sentence (or "
+        "the sentence before). Not checked by code: whether each paper is characterized correctly, whether it is "
+        "the right paper for the claim, depth, and synthesis: that is yours to judge."
     )
     return Rubric(
         name=f"literature_review/{topic}",
@@ -103,7 +105,8 @@ def rubric(topic: str) -> Rubric:
 def test_literature_review(rollout, judge):
     topic = topic_for(rollout.seed)
     review = rollout.answer or ""
-    judge.screen(review, "review")
+    rub = rubric(topic)
+    judge.screen(review, "review", rub)
     ins = checks.inspect(review, topic)
     summary = ins.summary()
     rollout.score("cited_papers", summary["cited_papers"])
@@ -112,7 +115,7 @@ def test_literature_review(rollout, judge):
     bad = checks.decide(ins)
     if bad is not None:
         fail(*bad)
-    verdict = judge.grade(review, rubric(topic), what="review")
+    verdict = judge.grade(review, rub, what="review")
     rollout.score("judge_points", verdict.points)
     if verdict.points < PASS_POINTS:
         reasons = "; ".join(f"{s.criterion} {s.score:g}/{s.points:g}: {s.reason[:120]}" for s in verdict.scores)
