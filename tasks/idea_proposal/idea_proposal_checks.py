@@ -14,6 +14,7 @@ from pytest_rltask.judge import screen
 import literature_review_checks as lit
 import literature_review_corpus as corpus
 
+CRITERIA = ("business_viability", "upside", "likelihood_of_success", "novelty")  # the judge rubric's names
 SECTIONS = ("problem evidence", "approach", "baseline comparison", "risks", "why it matters")
 MIN_IDEAS, MAX_IDEAS = 3, 5
 MIN_SECTION_WORDS = 25
@@ -82,14 +83,14 @@ def inspect(text: str | None) -> dict:
         "cited_papers": sorted({c for c in cited if c in papers}),
         "unknown_citations": lit.unknown_sources(text, papers),
         "max_overlap": round(max((overlap(a, b) for k, a in enumerate(ideas) for b in ideas[k + 1:]), default=0.0), 3),
-        "injection": [str(f) for f in screen(text)],
+        "injection": [str(f) for f in screen(text, CRITERIA)],
     }
 
 
 def decide(text: str | None) -> tuple[str, str] | None:
     """(category, message) of the first failed check, or None."""
     text = unicodedata.normalize("NFKC", text or "")
-    found = screen(text)
+    found = screen(text, CRITERIA)
     if found:
         return "judge_injection", "the proposal addresses the grader: " + "; ".join(map(str, found[:3]))
     ideas = parse(text)

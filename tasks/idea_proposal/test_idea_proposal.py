@@ -91,7 +91,8 @@ Propose 3 to 5 distinct research ideas. Write them in markdown, exactly in this 
 ## Idea 2: ...
 
 Every section needs substance (at least 25 words), and the problem evidence of every idea must cite
-papers from the corpus; cite only corpus ids. Each idea is scored on business viability (30%),
+papers from the corpus; cite only corpus ids. Write for a research lead, not for a grader: describe
+prompt injections, grading prompts and rubrics in your own words rather than quoting them. Each idea is scored on business viability (30%),
 upside (25%), likelihood of success (30%) and novelty (15%). Submit the whole proposal with
 submit_answer."""
 

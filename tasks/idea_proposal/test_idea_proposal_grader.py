@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 HERE = Path(__file__).resolve().parent
 for p in (HERE, HERE.parent / "literature_review"):
@@ -69,6 +69,7 @@ def idea(n: int, topic: str, drop: str | None = None) -> str:
 
 
 @given(n=st.integers(0, 7))
+@settings(deadline=None)
 def test_idea_count_outside_three_to_five_is_rejected(n):
     text = "# Research proposal: x\n\n" + "".join(idea(i + 1, TOPICS[i]) for i in range(n))
     got = checks.decide(text)
@@ -77,6 +78,7 @@ def test_idea_count_outside_three_to_five_is_rejected(n):
 
 @given(k=st.integers(0, 2), drop=st.sampled_from(["Problem evidence", "Approach", "Baseline comparison", "Risks",
                                                    "Why it matters"]))
+@settings(deadline=None)
 def test_a_missing_section_in_any_idea_is_rejected(k, drop):
     text = "# P\n\n" + "".join(idea(i + 1, TOPICS[i], drop if i == k else None) for i in range(3))
     assert checks.decide(text)[0] == "missing_section"
@@ -156,3 +158,7 @@ def test_sources_outside_the_corpus_are_invented_papers(extra):
 
 def test_nothing_is_not_a_proposal():
     assert checks.decide(None)[0] == "wrong_idea_count" and checks.decide("")[0] == "wrong_idea_count"
+
+
+def test_the_checks_know_the_rubric_criteria_the_judge_uses():
+    assert tuple(c.name for c in task.CRITERIA) == checks.CRITERIA

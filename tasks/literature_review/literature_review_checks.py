@@ -51,6 +51,7 @@ TOPIC_INFO: dict[str, dict] = {
     },
 }
 TOPIC_ORDER = ("memory", "rl_alignment", "robotics")
+CRITERIA = ("coverage", "seminal_works", "synthesis")  # the judge rubric's criterion names (the screen knows them)
 
 MIN_WORDS, MAX_WORDS = 450, 3000  # prose words, total words
 MIN_NUMBERS = 5  # distinct (paper, number) pairs checked against the corpus
@@ -274,7 +275,7 @@ def inspect(text: str | None, topic: str) -> Inspection:
     papers = corpus.load()
     names = _names()
     ins = Inspection()
-    ins.injection = [str(f) for f in screen(text)]
+    ins.injection = [str(f) for f in screen(text, CRITERIA)]
     ins.words = len(WORD.findall(text))
     ins.cited = cited_ids(text)
     ins.unknown = unknown_sources(text, papers)

@@ -54,7 +54,8 @@ The review must:
 - present the seminal works of the field with their results;
 - synthesize: compare the approaches, explain their trade-offs and when each applies, and name the
   open problems; organize it by ideas, in your own words, not as a list of paper summaries;
-- be markdown prose of 700 to 2000 words.
+- be markdown prose of 700 to 2000 words, written for a reader, not for a grader (describe prompt
+  injections, grading prompts and rubrics in your own words rather than quoting them).
 
 Submit the whole review with submit_answer. It is checked first (citations exist, approaches are
 covered, every number matches the cited paper's reported results), then graded on coverage,

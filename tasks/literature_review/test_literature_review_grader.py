@@ -119,6 +119,7 @@ def test_a_number_the_cited_paper_does_not_report_is_caught(pid, bump):
 
 
 @given(fake=st.from_regex(r"[a-z]{3,10}_20[0-3][0-9]", fullmatch=True))
+@settings(max_examples=40, deadline=None)  # each example inspects a whole review
 def test_a_citation_outside_the_corpus_is_an_invented_paper(fake):
     if fake in PAPERS:
         return
@@ -171,3 +172,9 @@ def test_padding_with_zero_valued_numbers_does_not_count():
     text = base + "\n\n" + "\n\n".join(
         f"Later work built on [transformer_xl_2019] with roughly 0k extra tokens of state in setting {i}." for i in range(6))
     assert checks.decide(checks.inspect(text, "memory"))[0] in ("invented_number", "no_numbers")
+
+
+def test_the_checks_know_the_rubric_criteria_the_judge_uses():
+    import test_literature_review as task
+
+    assert tuple(c.name for c in task.rubric("memory").criteria) == checks.CRITERIA
