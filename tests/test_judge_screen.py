@@ -51,6 +51,11 @@ def test_known_injections_are_found_wherever_they_are_and_however_disguised(pref
     assert screen(f"{prefix}\n{disguised}\n{suffix}"), disguised
 
 
+@pytest.mark.parametrize("attack", INJECTIONS)
+def test_each_known_injection_is_found_on_its_own(attack):
+    assert screen(attack)
+
+
 @given(text=BENIGN_WORDS)
 @settings(deadline=None)
 def test_plain_technical_prose_is_not_flagged(text):

@@ -226,9 +226,16 @@ def _score_line(t: str, rx: re.Pattern) -> bool:
 
 
 def _rubric_rules(t: str, lines: list[str], names: list[str], hit: Any) -> None:
+    spoken = [n.replace("_", " ") for n in names]
+    for table in _tables(lines):
+        head = " ".join(table[0])
+        first_col = " ".join(row[0].lower() for row in table[1:] if row)
+        ratios = any(re.match(r"^\s*\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?\s*$", c) for row in table[1:] for c in row[1:])
+        if (_TABLE_HEAD.search(head) and _TABLE_SCORE_HEAD.search(head) and ratios
+                and (sum(s in first_col for s in spoken) >= 2 or re.search(r"\btotal\b", first_col))):
+            hit("fake_rubric_table", "\n".join("|".join(r) for r in table[:4]))
     if not names:
         return
-    spoken = [n.replace("_", " ") for n in names]
     for n in names:
         if "_" in n and re.search(rf"\b{re.escape(n)}\b", t):
             hit("rubric_identifier", n)
@@ -241,9 +248,3 @@ def _rubric_rules(t: str, lines: list[str], names: list[str], hit: Any) -> None:
     for m in re.finditer(r"\b" + SUBJECT + r"\s+(?:\w+\s+){0,3}?(?:meets|satisfies|fulfil+s|exceeds)\b(.{0,120})", t, _I):
         if sum(bool(re.search(rf"\b{re.escape(s)}\b", m.group(1), _I)) for s in spoken) >= 2:
             hit("criteria_claim", m.group(0))
-    for table in _tables(lines):
-        head = " ".join(table[0])
-        first_col = " ".join(row[0].lower() for row in table[1:] if row)
-        if (_TABLE_HEAD.search(head) and _TABLE_SCORE_HEAD.search(head)
-                and (sum(s in first_col for s in spoken) >= 2 or "total" in first_col)):
-            hit("fake_rubric_table", "\n".join("|".join(r) for r in table[:4]))
