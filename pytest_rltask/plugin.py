@@ -279,26 +279,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         rep.longrepr = f"[{category}] {message}"
         if hasattr(rep, "wasxfail"):
             del rep.wasxfail
-    if rep.when == "setup" and exc is not None and type(exc).__name__ == "JudgeUnavailable":
-        s_ = item.config.stash[SETTINGS]  # a live run refused before play: say so in the judge section
+    if rep.when == "setup" and _is_judge_unavailable(exc):  # a live run refused before play: say so
         record["parts"] = {"deterministic": "not_reached", "judge": "not_run"}
-        record["judge"] = {"backend": s_.judge, "model": s_.judge_model_for(s_.judge), "reason": str(exc)[:300]}
+        record["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), "reason": str(exc)[:300]}
     if ro is not None and rep.outcome == "failed":
         rep.sections.append(("rltask transcript (tail)", ro.transcript.tail()))
     rep.rltask = record
     return rep
 
 
+def _is_judge_unavailable(exc: BaseException | None) -> bool:
+    from .judge import JudgeUnavailable
+
+    return isinstance(exc, JudgeUnavailable)
+
+
 def _judge_outcome(judge: Any, case: Case, exc: BaseException | None, outcome: str,
                    category: str | None, message: str) -> tuple[str, str | None, str]:
     """A grader stopped by a missing judge: a solution keeps its deterministic verdict; a run errs."""
-    from .judge import JudgeUnavailable
-
-    if not isinstance(exc, JudgeUnavailable):
+    if not _is_judge_unavailable(exc):
         return outcome, category, message
     if case.kind == "solution":
         return "passed", None, f"deterministic part only; judge not run: {exc}"[:500]
-    return "error", "judge_unavailable", str(exc)[:500]
+    return "error", "JudgeUnavailable", str(exc)[:500]
 
 
 def _parts(state: str, outcome: str) -> dict[str, str]:
@@ -339,10 +342,9 @@ def _check_expectation(rep: pytest.TestReport, case: Case, traj: Any, record: di
                             f"through to the judge, which is not available here\n({traj.note})")
         return
     if traj.expect == "pass":
-        ok, want = got == "passed", "pass"
+        ok, want = got == "passed", _want(traj)
     elif traj.expect == "fail":
-        ok = got == "failed" and (traj.category is None or traj.category == cat)
-        want = f"fail with category {traj.category!r}" if traj.category else "fail"
+        ok, want = got == "failed" and (traj.category is None or traj.category == cat), _want(traj)
     else:
         ok, want = False, "an 'expect' of pass or fail"
     if ok:
