@@ -115,6 +115,22 @@ class Rollout:
         """Record a number (accuracy, AUROC...) for the report's per-task means."""
         self.scores[name] = float(value)
 
+    def artifact(self, name: str, category: str = "no_artifact", max_bytes: int | None = None,
+                 too_large: str | None = None) -> Path:
+        """The host path of the agent's file ``name``, or the failure ``category`` when it is missing,
+        not a regular file (symlinks are not followed), outside the workspace, or over ``max_bytes``
+        (category ``too_large`` if given). Read it as data; run it only through ``grade``."""
+        path = self.workspace / name
+        if not path.exists() and not path.is_symlink():
+            raise RolloutFailure(category, f"{name} was not written in the workspace")
+        if path.is_symlink() or not path.is_file():
+            raise RolloutFailure(category, f"{name} is not a regular file (symlinks are not followed)")
+        if self.workspace.resolve() not in path.resolve().parents:
+            raise RolloutFailure(category, f"{name} resolves outside the workspace")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise RolloutFailure(too_large or category, f"{name} is larger than {max_bytes} bytes")
+        return path
+
     def grade(
         self,
         script: str,

@@ -37,11 +37,7 @@ TASK = Task(
 
 
 def test_double_softmax(rollout):
-    script = rollout.workspace / SCRIPT_NAME
-    if script.is_symlink() or not script.is_file():
-        fail("script_error", f"{SCRIPT_NAME} is missing from the workspace")
-    if script.stat().st_size > 1_000_000:
-        fail("script_error", f"{SCRIPT_NAME} is larger than 1 MB")
+    script = rollout.artifact(SCRIPT_NAME, "script_error", max_bytes=1_000_000)
     nonce = secrets.token_hex(16)
     out = rollout.grade(
         GRADER_SCRIPT.read_text(),

@@ -113,13 +113,7 @@ TASK = Task(
 
 
 def test_fsdp_conversion(rollout):
-    script = rollout.workspace / lib.SCRIPT
-    if not script.exists() and not script.is_symlink():
-        fail("no_script", f"{lib.SCRIPT} was not written in the workspace root")
-    if script.is_symlink() or not script.is_file():
-        fail("no_script", f"{lib.SCRIPT} is not a regular file (symlinks are not followed)")
-    if script.stat().st_size > MAX_SCRIPT_BYTES:
-        fail("no_script", f"{lib.SCRIPT} is larger than {MAX_SCRIPT_BYTES} bytes")
+    script = rollout.artifact(lib.SCRIPT, "no_script", max_bytes=MAX_SCRIPT_BYTES)
     cfg = lib.config(rollout.seed, hidden=True)
     result = rollout.grade(GRADER, files={
         lib.SCRIPT: script.read_bytes(),

@@ -134,14 +134,7 @@ def baseline_result(rollout) -> dict:
 
 
 def test_memory_optimizations(rollout):
-    ws = rollout.workspace.resolve()
-    script = rollout.workspace / "train.py"
-    if not script.exists() and not script.is_symlink():
-        fail("no_artifact", "train.py is missing from the workspace")
-    if script.is_symlink() or not script.is_file() or ws not in script.resolve().parents:
-        fail("no_artifact", "train.py is not a regular file in the workspace (symlinks are not followed)")
-    if script.stat().st_size > 1_000_000:
-        fail("script_error", "train.py is larger than 1 MB")
+    script = rollout.artifact("train.py", "no_artifact", max_bytes=1_000_000, too_large="script_error")
     agent = run_grader(rollout, script)
     base = baseline_result(rollout)
     _, _, _, y_eval = lib.make_data(rollout.seed)

@@ -34,11 +34,7 @@ TASK = Task(
 
 
 def test_neural_memory(rollout):
-    model = rollout.workspace / "model.py"
-    if model.is_symlink() or not model.is_file():
-        fail("interface", "model.py is missing from the workspace")
-    if model.stat().st_size > 1_000_000:
-        fail("interface", "model.py is larger than 1 MB")
+    model = rollout.artifact("model.py", "interface", max_bytes=1_000_000)
     nonce = secrets.token_hex(16)
     out = rollout.grade(
         GRADER_SCRIPT.read_text(),

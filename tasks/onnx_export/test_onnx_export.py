@@ -71,17 +71,7 @@ TASK = Task(
 
 
 def test_onnx_export(rollout):
-    ws = rollout.workspace.resolve()
-    model = rollout.workspace / "model.onnx"
-    if not model.exists() and not model.is_symlink():
-        fail("no_artifact", "model.onnx was not written in the workspace root")
-    if model.is_symlink() or not model.is_file():
-        fail("no_artifact", "model.onnx is not a regular file (symlinks are not followed)")
-    if ws not in model.resolve().parents:
-        fail("no_artifact", "model.onnx resolves outside the workspace")
-    size = model.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        fail("invalid_model", f"model.onnx is {size} bytes; limit {MAX_MODEL_BYTES}")
+    model = rollout.artifact("model.onnx", "no_artifact", max_bytes=MAX_MODEL_BYTES, too_large="invalid_model")
 
     _, _, Xte, yte = lib.make_data(rollout.seed)
     result = rollout.grade(GRADER, files={"model.onnx": model, "X.npy": lib.features_npy(Xte)})
