@@ -2,16 +2,17 @@
 
 The public surface: ``Task`` (what a task is), ``fail``/``category`` (failure categories for
 graders), ``Limits`` (sandbox limits), ``Tool``/``tool`` (custom tools), ``Rollout`` (what the
-``rollout`` fixture gives the grader).
+``rollout`` fixture gives the grader), ``AgentRun`` (what ``Rollout.run`` returns).
 """
 from __future__ import annotations
 
 from .outcome import RolloutFailure, category, fail
 from .sandbox.base import ExecResult, Limits
-from .task import Rollout, Task
+from .task import AgentRun, Rollout, Task
 from .tools import Tool, ToolResult, tool
 
 __all__ = [
+    "AgentRun",
     "ExecResult",
     "Limits",
     "Rollout",

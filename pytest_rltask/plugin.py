@@ -123,7 +123,7 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
     """Play the configured agent (or a shipped solution) on this task and hand the result to the grader."""
     from .agents.base import AgentError, get_agent
     from .sandbox import detect
-    from .task import pick_trajectory, play
+    from .task import fixed_instance, new_instance, pick_trajectory, play
     from .transcript import Transcript, load_trajectory
 
     config = request.config
@@ -134,17 +134,26 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
     case = _rltask_case
     isolation = detect() if s.isolation == "auto" else s.isolation
 
+    tid = task_id(request.node.nodeid)
     if case.kind == "solution":
         agent_name = "replay"
         traj = load_trajectory(case.path)
         request.node.stash[TRAJECTORY] = traj
         seed = traj.seed if traj.seed is not None else 1
+        # offline checks are reproducible: the solution's own instance, or one fixed per solution
+        if traj.instance is not None:
+            instance, instance_source = int(traj.instance), "recorded"
+        else:
+            instance, instance_source = fixed_instance(tid, case.path.stem), "fixed"
     else:
         agent_name = s.agent
         seed = case.index
         traj = None
+        instance, instance_source = new_instance(), "secret"
         if agent_name == "replay":
             traj = pick_trajectory(case, s.replay, solutions_of(task, Path(request.module.__file__)))
+            if traj.instance is not None:  # a recorded run is re-graded on the instance it was played on
+                instance, instance_source = int(traj.instance), "recorded"
     if agent_name in LIVE_AGENTS and isolation == "none" and not s.isolation_explicit:
         raise AgentError(
             "refusing a live rollout with no sandbox: install bubblewrap (apt-get install bubblewrap) "
@@ -166,17 +175,18 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
         options["trajectory"] = traj
     agent = get_agent(agent_name, **options)
 
-    tid = task_id(request.node.nodeid)
     transcript = Transcript(
         s.transcripts / _slug(tid) / f"{case.id}.jsonl",
-        nodeid=request.node.nodeid, task=tid, case=case.id, seed=seed, agent=agent_name,
+        nodeid=request.node.nodeid, task=tid, case=case.id, seed=seed, instance=instance,
+        instance_source=instance_source, agent=agent_name,
         model=s.model_for(agent_name), isolation=isolation,
         source=str(traj.source) if traj is not None else None,
     )
     ov = ts.overrides
     try:
         ro = play(
-            task=task, case=case, agent=agent, agent_name=agent_name, seed=seed, isolation=isolation,
+            task=task, case=case, agent=agent, agent_name=agent_name, seed=seed, instance=instance,
+            instance_source=instance_source, isolation=isolation,
             transcript=transcript,
             max_steps=int(ov.get("max_steps", task.max_steps)),
             max_tokens=int(ov.get("max_tokens", task.max_tokens)),
@@ -259,7 +269,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     }
     if ro is not None:
         record.update(
-            seed=ro.seed, status=ro.status, steps=ro.steps, tool_calls=ro.tool_calls,
+            seed=ro.seed, instance_source=ro.instance_source, status=ro.status, steps=ro.steps, tool_calls=ro.tool_calls,
             seconds=round(ro.seconds + ro.grade_seconds, 3), agent=ro.agent, isolation=ro.isolation,
             answer=None if ro.answer is None else ro.answer[:200], scores=dict(ro.scores),
             tokens={k: v for k, v in vars(ro.usage).items() if v},

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -22,6 +24,49 @@ from .transcript import Trajectory, Transcript, load_trajectory, trajectory_file
 
 RESULT_FILE = "result.json"
 RESULT_LIMIT = 64 * 1024 * 1024
+OUTPUT_LIMIT = 256 * 1024 * 1024  # bytes of one file that Rollout.run brings back
+
+
+def new_instance() -> int:
+    """A fresh secret instance seed: from the OS's entropy, on the host, never derivable by the agent."""
+    return secrets.randbits(63)
+
+
+def fixed_instance(task: str, name: str) -> int:
+    """The fixed instance of an offline solution item: reproducible, and said to be fixed in the report."""
+    return int.from_bytes(hashlib.sha256(f"rltask-fixed-instance:{task}:{name}".encode()).digest()[:8], "big") >> 1
+
+
+@dataclasses.dataclass
+class AgentRun:
+    """What one run of the agent's code did, in a fresh sandbox made like its own (``Rollout.run``).
+
+    ``files`` holds the requested outputs, read on the host after every process of that sandbox
+    was dead; ``missing`` names the outputs that were absent, not regular files, or too large.
+    ``peak_rss`` is the kernel's high-water mark of the largest process, measured outside the
+    sandbox (bytes; None where the backend cannot measure it).
+    """
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    limit: str | None
+    timed_out: bool
+    peak_rss: int | None
+    files: dict[str, bytes]
+    missing: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def file(self, name: str, category: str = "no_artifact") -> bytes:
+        """The output ``name``, or the failure ``category`` saying why it is not there."""
+        if name not in self.files:
+            why = self.missing.get(name, "was not requested")
+            raise RolloutFailure(category, f"{name} {why} (exit {self.exit_code}): {self.stderr[-400:]}")
+        return self.files[name]
 
 
 @dataclasses.dataclass
@@ -30,7 +75,7 @@ class Task:
 
     prompt: str | Callable[[int], str]
     tools: list[str | Tool] | tuple[str | Tool, ...] = ("write_file", "run_python", "submit_answer")
-    files: Callable[[Path, int], None] | None = None
+    files: Callable[[Path, int], None] | None = None  # (workspace, rollout.instance)
     max_steps: int = 20
     max_tokens: int = 4096
     time_limit: float = 1800.0
@@ -93,7 +138,13 @@ def solutions_of(task: Task, module_path: Path) -> list[Path]:
 
 @dataclasses.dataclass
 class Rollout:
-    """A played rollout, as the grader sees it. Read ``workspace`` as data; run code via ``grade``."""
+    """A played rollout, as the grader sees it. Read ``workspace`` as data; run agent code only via
+    ``run`` and trusted grading code only via ``grade``.
+
+    ``seed`` is the public run number (run-i: i); ``instance`` is the secret seed of this rollout's
+    instance (what ``Task.files`` was called with): drawn fresh per live rollout on the host,
+    recorded in the transcript, fixed for an offline solution. Derive hidden data from ``instance``.
+    """
 
     task: Task
     seed: int
@@ -110,6 +161,8 @@ class Rollout:
     agent: str
     scores: dict[str, float] = dataclasses.field(default_factory=dict)
     grade_seconds: float = 0.0
+    instance: int = 0
+    instance_source: str = "secret"  # "secret" | "recorded" | "fixed"
 
     def score(self, name: str, value: float) -> None:
         """Record a number (accuracy, AUROC...) for the report's per-task means."""
@@ -131,6 +184,77 @@ class Rollout:
             raise RolloutFailure(too_large or category, f"{name} is larger than {max_bytes} bytes")
         return path
 
+    def run(
+        self,
+        args: list[str] | tuple[str, ...] | None = None,
+        *,
+        command: str | None = None,
+        files: dict[str, bytes | str | Path] | None = None,
+        outputs: list[str] | tuple[str, ...] = (),
+        stdin: bytes | None = None,
+        limits: Limits | None = None,
+        from_workspace: bool = True,
+        max_output_bytes: int = OUTPUT_LIMIT,
+    ) -> AgentRun:
+        """Run the agent's code again, started exactly as its own tools start it, in a fresh sandbox.
+
+        ``args`` is ``run_python``'s form (``["train.py", "--x"]``: the interpreter with no extra
+        flags); ``command`` is ``bash``'s (``/bin/bash -c COMMAND``). The workspace is a copy of the
+        agent's final one (``from_workspace``) with ``files`` written over it: give hidden inputs
+        the workspace's own file names, so that the run cannot tell grading from its own runs. The
+        environment, working directory, uid scheme and limits (``Task.limits`` unless given) are
+        the agent's. ``outputs`` are read back as bytes only after the sandbox's whole pid
+        namespace is gone; nothing the run writes anywhere else reaches the grader. Judge those
+        bytes as data: in the test, or with ``grade`` in yet another sandbox.
+        """
+        if (args is None) == (command is None):
+            raise ValueError("Rollout.run(): give either args (run_python's form) or command (bash's)")
+        t0 = time.monotonic()
+        ws = Path(tempfile.mkdtemp(prefix="rltask-run-"))
+        try:
+            if from_workspace:
+                _copy_tree(self.workspace, ws)
+            _write_files(ws, files)
+            lim = limits or self.task.limits
+            sb = sandboxes.create(ws, lim, self.isolation)
+            give_tree(ws, getattr(sb, "owner", None))
+            with sb:
+                if command is not None:
+                    argv = ["/bin/bash", "-c", command]
+                else:
+                    argv = [sb.python_executable(), *[str(a) for a in args]]
+                res = sb.exec(argv, stdin=stdin)
+            # the sandbox is closed: every process it started is dead, so the files are final
+            got: dict[str, bytes] = {}
+            missing: dict[str, str] = {}
+            for name in outputs:
+                path = ws / name
+                try:
+                    inside = ws.resolve() in path.resolve().parents
+                except OSError:
+                    inside = False
+                if not path.exists() and not path.is_symlink():
+                    missing[name] = "was not written"
+                elif path.is_symlink() or not path.is_file() or not inside:
+                    missing[name] = "is not a regular file inside the workspace"
+                elif path.stat().st_size > max_output_bytes:
+                    missing[name] = f"is larger than {max_output_bytes} bytes"
+                else:
+                    got[name] = path.read_bytes()
+            self.transcript.event(
+                "grade_run", argv=(list(args) if args is not None else ["bash", "-c", command]),
+                exit_code=res.exit_code, limit=res.limit, seconds=round(res.duration_s, 3),
+                peak_rss=res.peak_rss, outputs={k: len(v) for k, v in got.items()}, missing=missing,
+                stdout=res.stdout[-2000:], stderr=res.stderr[-2000:],
+            )
+            return AgentRun(
+                exit_code=res.exit_code, stdout=res.stdout, stderr=res.stderr, seconds=res.duration_s,
+                limit=res.limit, timed_out=res.timed_out, peak_rss=res.peak_rss, files=got, missing=missing,
+            )
+        finally:
+            self.grade_seconds += time.monotonic() - t0
+            shutil.rmtree(ws, ignore_errors=True)
+
     def grade(
         self,
         script: str,
@@ -139,25 +263,18 @@ class Rollout:
         limits: Limits | None = None,
         name: str = "_grade.py",
     ) -> Any:
-        """Run ``python -I script`` in a fresh sandbox holding ``files``; return its result.json.
+        """Run trusted grading code, ``python -I script``, in a fresh sandbox holding ``files``.
 
-        The sandbox gets copies, never the agent's live workspace, and never labels: compare
-        the returned data with hidden labels in the test process.
+        Give it data only (the agent's artifacts, outputs of ``run``, hidden features), never
+        labels, and never agent code to import: compare the returned data with hidden labels in
+        the test process. The result is ``result.json`` of a run that exited 0; any other exit,
+        or a missing or invalid result, is the failure ``no_result`` (``sandbox_limit`` when a
+        limit stopped it): a result is trusted only from a grading run that finished cleanly.
         """
         t0 = time.monotonic()
         ws = Path(tempfile.mkdtemp(prefix="rltask-grade-"))
         try:
-            for rel, content in (files or {}).items():
-                dest = ws / rel
-                if ws.resolve() not in dest.resolve().parents:
-                    raise ValueError(f"grade(): file name {rel!r} escapes the grading workspace")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, Path):
-                    if content.is_symlink() or not content.is_file():
-                        raise RolloutFailure("no_artifact", f"{content.name} is not a regular file")
-                    shutil.copyfile(content, dest, follow_symlinks=False)
-                else:
-                    dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            _write_files(ws, files)
             (ws / name).write_text(script)
             sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation)
             give_tree(ws, getattr(sb, "owner", None))
@@ -170,7 +287,7 @@ class Rollout:
                 stdout=res.stdout[-2000:], stderr=tail,
             )
             data = None
-            if out.is_file() and not out.is_symlink() and out.stat().st_size <= RESULT_LIMIT:
+            if res.exit_code == 0 and out.is_file() and not out.is_symlink() and out.stat().st_size <= RESULT_LIMIT:
                 try:
                     data = json.loads(out.read_text(encoding="utf-8", errors="replace"))
                 except json.JSONDecodeError:
@@ -181,12 +298,46 @@ class Rollout:
                         "sandbox_limit", f"grading stopped by the sandbox's {res.limit or 'wall_time'} limit"
                     )
                 raise RolloutFailure(
-                    "no_result", f"grading left no valid {RESULT_FILE} (exit {res.exit_code}): {tail[-500:]}"
+                    "no_result", f"grading left no valid {RESULT_FILE} with exit 0 (exit {res.exit_code}): {tail[-500:]}"
                 )
             return data
         finally:
             self.grade_seconds += time.monotonic() - t0
             shutil.rmtree(ws, ignore_errors=True)
+
+
+def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> None:
+    for rel, content in (files or {}).items():
+        dest = ws / rel
+        if ws.resolve() not in dest.resolve().parents:
+            raise ValueError(f"file name {rel!r} escapes the sandbox workspace")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_symlink() or dest.is_dir():
+            shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() else dest.unlink()
+        if isinstance(content, Path):
+            if content.is_symlink() or not content.is_file():
+                raise RolloutFailure("no_artifact", f"{content.name} is not a regular file")
+            shutil.copyfile(content, dest, follow_symlinks=False)
+        else:
+            dest.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy the agent's workspace: files and folders as they are, symlinks as links (never followed)."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for n in list(dirnames):
+            p = Path(dirpath) / n
+            if p.is_symlink():
+                os.symlink(os.readlink(p), dst / rel / n)
+                dirnames.remove(n)
+        for n in filenames:
+            p = Path(dirpath) / n
+            if p.is_symlink():
+                os.symlink(os.readlink(p), dst / rel / n)
+            elif p.is_file():
+                shutil.copyfile(p, dst / rel / n, follow_symlinks=False)
 
 
 def give_tree(root: Path, owner: tuple[int, int] | None) -> None:
@@ -218,6 +369,8 @@ def play(
     agent: Agent,
     agent_name: str,
     seed: int,
+    instance: int,
+    instance_source: str,
     isolation: str,
     transcript: Transcript,
     max_steps: int,
@@ -228,7 +381,7 @@ def play(
     t0 = time.monotonic()
     ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
     if task.files is not None:
-        task.files(ws, seed)
+        task.files(ws, instance)
     for junk in (".git",):
         if (ws / junk).exists():
             raise RuntimeError(f"task workspace must not contain {junk}")
@@ -270,4 +423,5 @@ def play(
         task=task, seed=seed, case=case, answer=ep.answer, status=ep.status, workspace=ws,
         transcript=transcript, usage=ep.usage, steps=ep.steps, tool_calls=ep.tool_calls,
         seconds=time.monotonic() - t0, isolation=sb.isolation, agent=agent_name,
+        instance=instance, instance_source=instance_source,
     )

@@ -24,6 +24,7 @@ class Trajectory:
     note: str = ""
     source: str = ""
     seed: int | None = None
+    instance: int | None = None  # the secret instance it was played on (recorded transcripts)
     decided_by: str | None = None  # "judge": only the LLM judge can reject it (see the judge fixture)
 
 
@@ -101,6 +102,7 @@ def load_trajectory(path: Path) -> Trajectory:
             note=f"recorded transcript of {meta.get('nodeid', '?')}",
             source=str(path),
             seed=meta.get("seed"),
+            instance=meta.get("instance"),
         )
     try:
         data = json.loads(text)
@@ -124,6 +126,7 @@ def load_trajectory(path: Path) -> Trajectory:
         note=data.get("note", ""),
         source=str(path),
         seed=data.get("seed"),
+        instance=data.get("instance"),
         decided_by=decided_by,
     )
 

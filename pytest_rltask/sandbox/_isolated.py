@@ -364,6 +364,8 @@ class IsolatedSandbox(Sandbox):
                 sin.seek(0)
             else:
                 sin = subprocess.DEVNULL
+            peak = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
+            self._peak_fd = peak.fileno()
             cmd, fds = self._command(list(argv), status.fileno(), stack)
             t0 = time.monotonic()
             try:
@@ -388,6 +390,8 @@ class IsolatedSandbox(Sandbox):
             stderr, t_err = read_capped(err, lim.output)
             status.seek(0)
             status_bytes = status.read(65536)
+            peak.seek(0)
+            peak_bytes = peak.read(4096) + b"\n" + status_bytes
         exit_code: int | None
         if reason is None:
             exit_code = self._decode(proc.returncode, status_bytes, stderr[:2000])
@@ -413,6 +417,7 @@ class IsolatedSandbox(Sandbox):
         return ExecResult(
             exit_code=exit_code, stdout=stdout, stderr=stderr, duration_s=duration,
             timed_out=reason == "wall_time", truncated=truncated, limit=limit,
+            peak_rss=_peak_of(peak_bytes),
         )
 
     def _watch(self, proc: subprocess.Popen, deadline: float, out, err) -> str | None:
@@ -453,6 +458,7 @@ class IsolatedSandbox(Sandbox):
                     os.kill(proc.pid, signal.SIGKILL)
             _, wstatus, _ru = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(wstatus)
+
         finally:
             if pidfd is not None:
                 os.close(pidfd)
@@ -492,6 +498,18 @@ class IsolatedSandbox(Sandbox):
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _peak_of(data: bytes) -> int | None:
+    """The ``peak <bytes>`` line the trusted witness (``_reaper`` / ``_nsinit``) wrote, if any."""
+    for line in data.splitlines():
+        if line.startswith(b"peak "):
+            with contextlib.suppress(ValueError):
+                return int(line.split()[1])
+    return None
+
+
+REAPER_SOURCE = (Path(__file__).with_name("_reaper.py")).read_text()
 
 
 def probe(cls: type[IsolatedSandbox]) -> str | None:

@@ -54,6 +54,9 @@ class ExecResult:
     timed_out: bool = False
     truncated: bool = False
     limit: str | None = None  # "wall_time", "cpu_time", "memory", "file_size", "output", ...
+    # peak resident memory in bytes of the largest process the command ran, from the kernel's
+    # accounting (wait4 rusage) outside the sandbox; None where the backend cannot measure it
+    peak_rss: int | None = None
 
     @property
     def ok(self) -> bool:

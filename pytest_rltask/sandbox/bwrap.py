@@ -50,7 +50,9 @@ import subprocess
 import tempfile
 
 from . import _seccomp
-from ._isolated import IsolatedSandbox, probe, rlimits
+import sys
+
+from ._isolated import REAPER_SOURCE, IsolatedSandbox, probe, rlimits
 from .base import SandboxError
 
 _PRLIMIT_FLAGS = {
@@ -120,6 +122,9 @@ class BwrapSandbox(IsolatedSandbox):
             cmd += ["--seccomp", str(fd)]
             fds.append(fd)
         cmd += ["--json-status-fd", str(status_fd), "--"]
+        # the peak-memory witness, still root: agent processes cannot signal, trace or fool it
+        cmd += [sys.executable, "-I", "-S", "-c", REAPER_SOURCE, str(self._peak_fd), "--"]
+        fds.append(self._peak_fd)
         cmd += [shutil.which("prlimit") or "/usr/bin/prlimit"]
         for name, (soft, hard) in rlimits(self.limits).items():
             cmd.append(f"{_PRLIMIT_FLAGS[name]}={soft}:{hard}")
