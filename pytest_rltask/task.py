@@ -210,7 +210,8 @@ class Rollout:
         if (args is None) == (command is None):
             raise ValueError("Rollout.run(): give either args (run_python's form) or command (bash's)")
         t0 = time.monotonic()
-        ws = Path(tempfile.mkdtemp(prefix="rltask-run-"))
+        # the same prefix as an agent's workspace: its host path shows in /proc/self/mountinfo
+        ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
         try:
             if from_workspace:
                 _copy_tree(self.workspace, ws)

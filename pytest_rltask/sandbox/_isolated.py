@@ -367,6 +367,8 @@ class IsolatedSandbox(Sandbox):
             peak = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             self._peak_fd = peak.fileno()
             cmd, fds = self._command(list(argv), status.fileno(), stack)
+            if self._peak_fd in fds:
+                full_env = {**full_env, "RLTASK_PEAK_FD": str(self._peak_fd)}
             t0 = time.monotonic()
             try:
                 proc = subprocess.Popen(

@@ -1,11 +1,13 @@
-"""Trusted peak-memory witness inside a sandbox: ``python -I -S -c SOURCE FD -- ARGV``.
+"""Trusted peak-memory witness inside a sandbox: ``python -I -S -c SOURCE -- ARGV``.
 
 It runs before the uid switch (so agent processes can neither signal nor trace it), makes itself
 the child subreaper, runs ARGV, reaps every descendant that ends, and when ARGV's own process has
-exited writes one line ``peak <bytes>`` to FD: the kernel's resident-memory high-water mark of the
+exited writes one line ``peak <bytes>`` to the fd named by ``RLTASK_PEAK_FD``: the kernel's resident-memory high-water mark of the
 largest process it reaped (``RUSAGE_CHILDREN``), or of any process still alive then (``VmHWM``).
-The exit status is passed through. Nothing here is visible to or writable by agent code: FD is
-not inherited by ARGV, and the line is read by the harness after the namespace is gone.
+The exit status is passed through. Nothing here is visible to or writable by agent code: the fd
+is not inherited by ARGV and its number travels in the environment (which other uids cannot read
+in /proc), so the command line agent code can read is the same for every exec; the line is read
+by the harness after the namespace is gone.
 """
 import ctypes
 import os
@@ -32,16 +34,16 @@ def hwm_of_live() -> int:
 
 
 def main() -> None:
-    # sys.argv is ['-c', FD, '--', *ARGV]: the source travels on the command line because the
+    # sys.argv is ['-c', '--', *ARGV]: the source travels on the command line because the
     # package's own folder is not mounted in the sandbox
-    fd = int(sys.argv[1])
-    argv = sys.argv[3:]
+    fd = int(os.environ.pop("RLTASK_PEAK_FD"))
+    argv = sys.argv[2:]
     os.set_inheritable(fd, False)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
         try:
-            os.execv(argv[0], argv)
+            os.execve(argv[0], argv, os.environ)
         finally:
             os._exit(127)
     status = 0

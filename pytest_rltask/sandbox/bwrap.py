@@ -123,7 +123,7 @@ class BwrapSandbox(IsolatedSandbox):
             fds.append(fd)
         cmd += ["--json-status-fd", str(status_fd), "--"]
         # the peak-memory witness, still root: agent processes cannot signal, trace or fool it
-        cmd += [sys.executable, "-I", "-S", "-c", REAPER_SOURCE, str(self._peak_fd), "--"]
+        cmd += [sys.executable, "-I", "-S", "-c", REAPER_SOURCE, "--"]
         fds.append(self._peak_fd)
         cmd += [shutil.which("prlimit") or "/usr/bin/prlimit"]
         for name, (soft, hard) in rlimits(self.limits).items():
