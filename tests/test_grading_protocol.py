@@ -169,3 +169,74 @@ def test_peak_rss_is_measured_outside(tmp_path: Path) -> None:
         big = sb.exec(["/bin/bash", "-c", "python -c 'b = bytearray(300 << 20)' & wait"])
     assert small.peak_rss is not None and big.peak_rss is not None
     assert big.peak_rss >= 300 << 20 > small.peak_rss
+
+
+def _doc_blocks() -> dict[str, str]:
+    """The worked example's two modules, as docs/writing-tasks.md shows them."""
+    import re
+
+    doc = (Path(__file__).parents[1] / "docs" / "writing-tasks.md").read_text()
+    blocks = re.findall(r"```python\n(# tasks/linefit/(\S+)\n.*?)```", doc, re.S)
+    return {name: code for code, name in blocks}
+
+
+FIT_HONEST = """
+import json, numpy as np
+d = np.loadtxt("points.csv", delimiter=",", skiprows=1)
+s, i = np.polyfit(d[:, 0], d[:, 1], 1)
+json.dump({"slope": float(s), "intercept": float(i)}, open("line.json", "w"))
+"""
+FIT_ALT = """
+import csv, json
+rows = [(float(a), float(b)) for a, b in list(csv.reader(open("points.csv")))[1:]]
+n = len(rows); mx = sum(r[0] for r in rows) / n; my = sum(r[1] for r in rows) / n
+s = sum((x - mx) * (y - my) for x, y in rows) / sum((x - mx) ** 2 for x, _ in rows)
+json.dump({"slope": s, "intercept": my - s * mx}, open("line.json", "w"))
+"""
+FIT_NAN = 'import json; json.dump({"slope": float("nan"), "intercept": 0.0}, open("line.json", "w"))'
+FIT_DAEMON = FIT_HONEST + """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(1.0)
+    json.dump({"slope": 1.0, "intercept": 2.0}, open("line.json", "w"))
+"""
+FIT_DETECT = FIT_HONEST + """
+import os
+if not os.path.exists("fit_ran_once"):   # behaves only on its own first run
+    open("fit_ran_once", "w").write("1")
+else:
+    json.dump({"slope": 0.0, "intercept": 0.0}, open("line.json", "w"))
+"""
+
+
+def _fit_solution(code: str | None, expect: str, category: str | None = None, runs: int = 1) -> dict:
+    steps = []
+    if code is not None:
+        steps.append({"tool": "write_file", "input": {"path": "fit.py", "content": code}})
+        steps += [{"tool": "run_python", "input": {"path": "fit.py"}}] * runs
+    steps.append({"tool": "submit_answer", "input": {"answer": "done"}})
+    return {"expect": expect, "category": category, "note": expect, "steps": steps}
+
+
+def test_worked_example_in_the_docs_grades_as_it_says(proto: pytest.Pytester) -> None:
+    blocks = _doc_blocks()
+    assert set(blocks) == {"task.py", "test_linefit.py"}
+    pkg = proto.mkdir("linefit")
+    (pkg / "__init__.py").write_text("")
+    for name, code in blocks.items():
+        (pkg / name).write_text(code)
+    sol = pkg / "solutions"
+    sol.mkdir()
+    cases = {
+        "reference": _fit_solution(FIT_HONEST, "pass"),
+        "alt_pure_python": _fit_solution(FIT_ALT, "pass"),
+        "fail_no_script": _fit_solution(None, "fail", "no_script"),
+        "hack_nan": _fit_solution(FIT_NAN, "fail", "wrong_fit"),
+        "hack_daemon_rewrites": _fit_solution(FIT_DAEMON, "pass"),  # the daemon is dead before line.json is read
+        "hack_first_run_only": _fit_solution(FIT_DETECT, "fail", "wrong_fit"),
+    }
+    for name, data in cases.items():
+        (sol / f"{name}.json").write_text(json.dumps(data))
+    res = proto.runpytest_subprocess("-p", "no:cacheprovider", "-m", "offline", "linefit")
+    res.assert_outcomes(passed=len(cases))
