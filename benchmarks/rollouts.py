@@ -1,9 +1,12 @@
-"""Wall time of 10 arithmetic rollouts against a local Messages API that answers after 1 s.
+"""How wall time scales with the number of rollouts, against a local Messages API answering after 1 s.
 
-The work of research/performance.md: two model turns per rollout (write+run the script, then
-submit), so the critical path is 2.0 s; every tool call runs in the sandbox. Usage:
+The work of research/performance.md: arithmetic rollouts of two model turns each (write+run the
+script, then submit), so one rollout's critical path is 2.0 s; every tool call runs in the sandbox.
+For each ``-n`` and each count of rollouts, the median whole-process wall time of ``--repeat``
+runs, and its ratio to one rollout at the same ``-n`` (the engine's goal: 10 rollouts within 1.2x,
+100 within 2x). Runs alternate between counts so that load drifts hit all of them alike. Usage:
 
-    python benchmarks/rollouts.py [--workers 10] [--repeat 3]
+    python benchmarks/rollouts.py [--counts 1,10,50,100] [--workers 0,2] [--repeat 3] [--concurrency 64]
 """
 from __future__ import annotations
 
@@ -36,28 +39,46 @@ def model(body: dict) -> Reply:
     return Reply(msg, delay=1.0)
 
 
+def one(server_url: str, runs: int, workers: str, concurrency: int) -> float:
+    env = {**os.environ, "ANTHROPIC_BASE_URL": server_url, "ANTHROPIC_API_KEY": "bench"}
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tasks/arithmetic", "-m", "not offline", "-q",
+         "-p", "no:cacheprovider", "--rl-runs", str(runs), "--rl-min-runs", "1", "-n", workers,
+         "--rl-band", "0,1", "--rl-concurrency", str(concurrency),
+         "--rl-transcripts", str(ROOT / ".rltask" / "bench")],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-2000:])
+        raise SystemExit(f"benchmark run failed ({runs} rollouts, -n {workers})")
+    return wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workers", default="10")
+    ap.add_argument("--counts", default="1,10,50,100")
+    ap.add_argument("--workers", default="0,2")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
-    times = []
+    counts = [int(c) for c in args.counts.split(",")]
+    workers = args.workers.split(",")
+    times: dict[tuple[str, int], list[float]] = {(w, c): [] for w in workers for c in counts}
     with m.MessagesAPIServer(model) as server:
-        env = {**os.environ, "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "bench"}
         for _ in range(args.repeat):
-            t0 = time.monotonic()
-            proc = subprocess.run(
-                [sys.executable, "-m", "pytest", "tasks/arithmetic", "-m", "not offline", "-q",
-                 "-p", "no:cacheprovider", "--rl-runs", "10", "-n", args.workers, "--rl-band", "0,1"],
-                cwd=ROOT, env=env, capture_output=True, text=True,
-            )
-            times.append(time.monotonic() - t0)
-            if proc.returncode != 0:
-                print(proc.stdout[-3000:], proc.stderr[-2000:])
-                raise SystemExit("benchmark run failed")
-    print(f"10 rollouts, -n {args.workers}, 1 s per model turn, 2 turns: "
-          f"median {statistics.median(times):.2f} s over {len(times)} runs ({', '.join(f'{t:.2f}' for t in times)}); "
-          f"load average {os.getloadavg()[0]:.1f}")
+            for w in workers:
+                for c in counts:
+                    times[(w, c)].append(one(server.url, c, w, args.concurrency))
+    print(f"rollouts of 2 model turns at 1 s each (critical path 2.0 s), --rl-concurrency {args.concurrency}, "
+          f"median of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'-n':>4} {'rollouts':>9} {'wall s':>8} {'x one rollout':>14}")
+    for w in workers:
+        base = statistics.median(times[(w, counts[0])])
+        for c in counts:
+            med = statistics.median(times[(w, c)])
+            print(f"{w:>4} {c:>9} {med:8.2f} {med / base:14.2f}")
 
 
 if __name__ == "__main__":

@@ -123,7 +123,13 @@ class Episode:
     # -- what tools use --------------------------------------------------------------------
     async def exec(self, argv: list[str]) -> ExecResult:
         """Run a command in the sandbox off the event loop."""
-        res = await asyncio.to_thread(self.sandbox.exec, argv, timeout=self.tool_timeout)
+        from . import budget
+
+        def run() -> ExecResult:
+            with budget.cpu():  # code runs only while a core is free (shared by the session)
+                return self.sandbox.exec(argv, timeout=self.tool_timeout)
+
+        res = await asyncio.to_thread(run)
         if res.limit:
             self.sandbox_limits_hit.append(res.limit)
         return res

@@ -20,6 +20,10 @@ ROLLOUT = pytest.StashKey[Rollout]()
 TRAJECTORY = pytest.StashKey[Any]()  # the solution a [solution-*] item plays, loaded once
 JUDGE = pytest.StashKey[Any]()  # the item's Judge, when its grader asked for the judge fixture
 JUDGE_BACKEND = pytest.StashKey[Any]()
+ENGINE = pytest.StashKey[Any]()  # this process's rollout engine, made on first use
+OWN_RUNS = pytest.StashKey[dict]()  # task id -> its run items in this process, for prefetching
+SESSION_DIR = pytest.StashKey[str]()
+GROUPED = pytest.StashKey[bool]()  # the controller sends each task whole to one worker  # the session's budget folder (made by the controller)
 CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
@@ -47,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     s = _settings.resolve(config)
     config.stash[SETTINGS] = s
+    _start_budgets(config, s)
     if not hasattr(config, "workerinput"):
         config.stash[COLLECTOR] = Collector(s.band, s.min_runs)
         if s.isolation == "auto":
@@ -99,8 +104,51 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[COLLECTOR].expect([i.nodeid for i in session.items])
 
 
+def _start_budgets(config: pytest.Config, s: _settings.Settings) -> None:
+    """The session's CPU and request budgets: a folder the controller makes and workers share."""
+    import tempfile
+
+    from . import budget
+
+    winput = getattr(config, "workerinput", None)
+    folder = winput.get("rltask_session_dir") if winput is not None else None
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="rltask-session-")
+        config.stash[SESSION_DIR] = folder
+    budget.configure(Path(folder), cpu=None, requests=s.concurrency)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    eng = config.stash.get(ENGINE, None)
+    if eng is not None:
+        def discard(ro: Rollout) -> None:  # played for an item that did not run (e.g. -x): clean up
+            ro.transcript.close()
+            ro.close()
+            shutil.rmtree(ro.workspace, ignore_errors=True)
+
+        eng.close(discard)
+    folder = config.stash.get(SESSION_DIR, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class _XdistHooks:
-    """Only registered when xdist is present: the controller learns what workers collected."""
+    """Only registered when xdist is present: the controller learns what workers collected,
+    sends each task's run items whole to one worker, and hands workers the session's budgets."""
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getoption("dist", "load") not in ("load", "loadgroup", "loadscope"):
+            return None  # the user chose a distribution mode (each, loadfile, worksteal): keep it
+        from .schedule import make_scheduler
+
+        config.stash[GROUPED] = True
+        return make_scheduler(config, log)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        folder = node.config.stash.get(SESSION_DIR, None)
+        if folder is not None:
+            node.workerinput["rltask_session_dir"] = folder
+        node.workerinput["rltask_grouped"] = bool(node.config.stash.get(GROUPED, False))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         collector = node.config.stash.get(COLLECTOR, None)
@@ -118,27 +166,29 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-@pytest.fixture
-def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Rollout]:
-    """Play the configured agent (or a shipped solution) on this task and hand the result to the grader."""
-    from .agents.base import AgentError, get_agent
+def _rollout_args(item: pytest.Item) -> dict[str, Any]:
+    """Everything a rollout of ``item`` needs, decided before it plays (raises what setup reports).
+
+    The instance is drawn here, once per item. Nothing is written to the item's stash, so the
+    engine can plan other items of the task ahead of their own setup.
+    """
+    from .agents.base import AgentError
     from .sandbox import detect
-    from .task import fixed_instance, new_instance, pick_trajectory, play
-    from .transcript import Transcript, load_trajectory
+    from .task import fixed_instance, new_instance, pick_trajectory
+    from .transcript import load_trajectory
 
-    config = request.config
+    config = item.config
     s = config.stash[SETTINGS]
-    marker = request.node.get_closest_marker("rltask")
+    marker = item.get_closest_marker("rltask")
     ts = s.for_task(marker)
-    task = _task_of(request.module, marker)
-    case = _rltask_case
+    module = item.module  # type: ignore[attr-defined]
+    task = _task_of(module, marker)
+    case: Case = item.callspec.params[CASE_FIXTURE]  # type: ignore[attr-defined]
     isolation = detect() if s.isolation == "auto" else s.isolation
-
-    tid = task_id(request.node.nodeid)
+    tid = task_id(item.nodeid)
     if case.kind == "solution":
         agent_name = "replay"
         traj = load_trajectory(case.path)
-        request.node.stash[TRAJECTORY] = traj
         seed = traj.seed if traj.seed is not None else 1
         # offline checks are reproducible: the solution's own instance, or one fixed per solution
         if traj.instance is not None:
@@ -151,7 +201,7 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
         traj = None
         instance, instance_source = new_instance(), "secret"
         if agent_name == "replay":
-            traj = pick_trajectory(case, s.replay, solutions_of(task, Path(request.module.__file__)))
+            traj = pick_trajectory(case, s.replay, solutions_of(task, Path(module.__file__)))
             if traj.instance is not None:  # a recorded run is re-graded on the instance it was played on
                 instance, instance_source = int(traj.instance), "recorded"
     if agent_name in LIVE_AGENTS and isolation == "none" and not s.isolation_explicit:
@@ -160,40 +210,125 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
             "or run as root for the unshare fallback; to run agent code unisolated anyway, pass "
             "--rl-isolation none explicitly"
         )
-    if "judge" in request.fixturenames:
+    if "judge" in item.fixturenames and case.kind == "run":  # type: ignore[attr-defined]
         backend = _judge_backend(config)
-        request.node.stash[JUDGE_BACKEND] = backend
         why = backend.unavailable()
-        if why is not None and case.kind == "run":
+        backend.close()
+        if why is not None:
             from .judge import JudgeUnavailable
 
-            backend.close()
             # before the agent plays: no tokens are spent on a run that could not be graded
             raise JudgeUnavailable(f"this task's grader needs an LLM judge and none is available: {why}")
-    options: dict[str, Any] = {"model": s.model_for(agent_name), "max_retries": s.max_retries}
-    if traj is not None:
-        options["trajectory"] = traj
-    agent = get_agent(agent_name, **options)
-
-    transcript = Transcript(
-        s.transcripts / _slug(tid) / f"{case.id}.jsonl",
-        nodeid=request.node.nodeid, task=tid, case=case.id, seed=seed, instance=instance,
-        instance_source=instance_source, agent=agent_name,
-        model=s.model_for(agent_name), isolation=isolation,
-        source=str(traj.source) if traj is not None else None,
-    )
     ov = ts.overrides
-    try:
-        ro = play(
-            task=task, case=case, agent=agent, agent_name=agent_name, seed=seed, instance=instance,
-            instance_source=instance_source, isolation=isolation,
-            transcript=transcript,
-            max_steps=int(ov.get("max_steps", task.max_steps)),
-            max_tokens=int(ov.get("max_tokens", task.max_tokens)),
-            time_limit=float(ov.get("time_limit", task.time_limit)),
+    return dict(
+        task=task, case=case, agent_name=agent_name, seed=seed, instance=instance,
+        instance_source=instance_source, isolation=isolation, traj=traj,
+        max_steps=int(ov.get("max_steps", task.max_steps)),
+        max_tokens=int(ov.get("max_tokens", task.max_tokens)),
+        time_limit=float(ov.get("time_limit", task.time_limit)),
+        transcript_path=s.transcripts / _slug(tid) / f"{case.id}.jsonl",
+        nodeid=item.nodeid, tid=tid, model=s.model_for(agent_name), max_retries=s.max_retries,
+    )
+
+
+def _rollout_coroutine(args: dict[str, Any]) -> Any:
+    """The rollout of one planned item, as a coroutine: builds its agent and transcript first."""
+    from .agents.base import get_agent
+    from .task import play_async
+    from .transcript import Transcript
+
+    async def run() -> Rollout:
+        traj = args["traj"]
+        options: dict[str, Any] = {"model": args["model"], "max_retries": args["max_retries"]}
+        if traj is not None:
+            options["trajectory"] = traj
+        agent = get_agent(args["agent_name"], **options)
+        transcript = Transcript(
+            args["transcript_path"], nodeid=args["nodeid"], task=args["tid"], case=args["case"].id,
+            seed=args["seed"], instance=args["instance"], instance_source=args["instance_source"],
+            agent=args["agent_name"], model=args["model"], isolation=args["isolation"],
+            source=str(traj.source) if traj is not None else None,
         )
+        try:
+            return await play_async(
+                task=args["task"], case=args["case"], agent=agent, agent_name=args["agent_name"],
+                seed=args["seed"], instance=args["instance"], instance_source=args["instance_source"],
+                isolation=args["isolation"], transcript=transcript, max_steps=args["max_steps"],
+                max_tokens=args["max_tokens"], time_limit=args["time_limit"],
+            )
+        except BaseException:
+            transcript.close()
+            raise
+
+    return run()
+
+
+def _own_run_items(item: pytest.Item) -> list[pytest.Item]:
+    """The run items of ``item``'s task that this process will run, in run order (for prefetching).
+
+    At -n 0 that is every selected run item of the task. Under xdist only when the controller
+    sends each task whole to one worker (``rltask_grouped`` in the worker's input); otherwise
+    none, so no worker ever plays another worker's item.
+    """
+    config = item.config
+    winput = getattr(config, "workerinput", None)
+    if winput is not None and not winput.get("rltask_grouped"):
+        return []
+    by_task = config.stash.get(OWN_RUNS, None)
+    if by_task is None:
+        by_task = {}
+        for it in item.session.items:
+            cs = getattr(it, "callspec", None)
+            if cs is not None and CASE_FIXTURE in cs.params and cs.params[CASE_FIXTURE].kind == "run":
+                by_task.setdefault(task_id(it.nodeid), []).append(it)
+        config.stash[OWN_RUNS] = by_task
+    return by_task.get(task_id(item.nodeid), [])
+
+
+def _engine(config: pytest.Config) -> Any:
+    from .engine import Engine
+
+    eng = config.stash.get(ENGINE, None)
+    if eng is None:
+        eng = Engine(config.stash[SETTINGS].concurrency)
+        config.stash[ENGINE] = eng
+    return eng
+
+
+@pytest.fixture
+def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Rollout]:
+    """Play the configured agent (or a shipped solution) on this task and hand the result to the grader.
+
+    Run items go through the process's rollout engine, which plays the task's other own run items
+    at the same time (``--rl-concurrency``); solution items play on their own, one at a time.
+    """
+    config = request.config
+    item = request.node
+    case = _rltask_case
+    if "judge" in request.fixturenames:
+        request.node.stash[JUDGE_BACKEND] = _judge_backend(config)
+    try:
+        if case.kind == "solution":
+            args = _rollout_args(item)
+            request.node.stash[TRAJECTORY] = args["traj"]
+            import asyncio
+
+            ro = asyncio.run(_rollout_coroutine(args))
+        else:
+            eng = _engine(config)
+            tid = task_id(item.nodeid)
+            if not eng.has(item.nodeid):
+                eng.submit(item.nodeid, lambda a=_rollout_args(item): _rollout_coroutine(a), group=tid)
+                for other in _own_run_items(item):
+                    if eng.has(other.nodeid):
+                        continue
+                    try:
+                        oargs = _rollout_args(other)
+                    except Exception:  # noqa: BLE001 - that item's own setup reports it
+                        continue
+                    eng.submit(other.nodeid, lambda a=oargs: _rollout_coroutine(a), group=tid)
+            ro = eng.result(item.nodeid)
     except BaseException:
-        transcript.close()
         backend = request.node.stash.get(JUDGE_BACKEND, None)
         if backend is not None:
             backend.close()
@@ -202,7 +337,8 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
     try:
         yield ro
     finally:
-        transcript.close()
+        ro.transcript.close()
+        ro.close()
         shutil.rmtree(ro.workspace, ignore_errors=True)
 
 

@@ -11,6 +11,19 @@ import pytest
 GROUP = "rltask"
 
 
+def _nonneg_float(flag: str) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            v = -1.0
+        if not v >= 0:
+            raise pytest.UsageError(f"{flag} takes a number >= 0 (USD), e.g. {flag}=5; got {raw!r}")
+        return v
+
+    return parse
+
+
 def _positive_int(what: str) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:
@@ -83,6 +96,11 @@ OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
     ("max_retries", _positive_int("--rl-max-retries"), "4", "API retries (429/529/5xx) before a run is an error (default 4)"),
     ("judge", _judge, "anthropic", "LLM judge for graders that use the judge fixture: anthropic, openai (OpenAI-compatible endpoint) or none (default anthropic)"),
     ("judge_model", _str, "claude-sonnet-5-5", "model id for the judge (default claude-sonnet-5-5; with --rl-judge openai the server's first model unless given)"),
+    ("concurrency", _positive_int("--rl-concurrency"), "64", "rollouts in flight at once per process, on one event loop; model requests adapt to rate limits, code runs on free cores (default 64)"),
+    ("html", _str, None, "write a self-contained HTML report (plot, tasks, runs, transcript viewer) to this path"),
+    ("markdown", _str, None, "write a Markdown summary to this path (also appended to $GITHUB_STEP_SUMMARY when set)"),
+    ("prices", _str, None, "JSON file of model prices in USD per million tokens {model: {input, output, cache_read, cache_write}}, over the built-in table"),
+    ("max_cost", _nonneg_float("--rl-max-cost"), None, "stop starting rollouts once the session has spent this many USD (runs not played fail the gate)"),
 ]
 
 
@@ -112,6 +130,11 @@ class Settings:
     judge: str = "anthropic"
     judge_model: str = "claude-sonnet-5-5"
     judge_model_explicit: bool = False
+    concurrency: int = 64
+    html: Path | None = None
+    markdown: Path | None = None
+    prices: Path | None = None
+    max_cost: float | None = None
 
     def judge_model_for(self, backend: str) -> str | None:
         """The judge's model id; an OpenAI-compatible server picks its own unless told."""
@@ -203,6 +226,18 @@ def resolve(config: pytest.Config) -> Settings:
         judge=values["judge"],
         judge_model=values["judge_model"],
         judge_model_explicit="judge_model" in cli_given or bool(config.getini("rl_judge_model")),
+        concurrency=values["concurrency"],
+        html=Path(base, values["html"]) if values["html"] else None,
+        markdown=Path(base, values["markdown"]) if values["markdown"] else None,
+        prices=Path(base, values["prices"]) if values["prices"] else None,
+        max_cost=values["max_cost"],
     )
+    if s.prices is not None:
+        from .cost import PriceTable
+
+        try:
+            PriceTable.load(s.prices)
+        except ValueError as e:
+            raise pytest.UsageError(f"--rl-prices: {e}") from None
     return s
 

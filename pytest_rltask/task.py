@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import budget
 from . import sandbox as sandboxes
 from .agents.base import Agent, AgentError, get_agent
 from .episode import Episode, Usage
@@ -163,6 +164,15 @@ class Rollout:
     grade_seconds: float = 0.0
     instance: int = 0
     instance_source: str = "secret"  # "secret" | "recorded" | "fixed"
+    lease: Any = None  # the agent's sandbox uid, held until the grader is done (see Rollout.run)
+
+    def close(self) -> None:
+        """Release what the rollout still holds (its sandbox uid); the fixture calls it at teardown."""
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            from .sandbox._isolated import release_lease
+
+            release_lease(lease)
 
     def score(self, name: str, value: float) -> None:
         """Record a number (accuracy, AUROC...) for the report's per-task means."""
@@ -210,16 +220,21 @@ class Rollout:
         if (args is None) == (command is None):
             raise ValueError("Rollout.run(): give either args (run_python's form) or command (bash's)")
         t0 = time.monotonic()
-        # the same prefix as an agent's workspace: its host path shows in /proc/self/mountinfo
-        ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
+        in_place = from_workspace
+        ws = self.workspace if in_place else Path(tempfile.mkdtemp(prefix="rltask-ws-"))
+        owner = (self.lease[0], self.lease[0]) if self.lease is not None else None
         try:
-            if from_workspace:
-                _copy_tree(self.workspace, ws)
-            _write_files(ws, files)
+            for path in _write_files(ws, files):
+                _give_path(ws, path, owner)
+            if not in_place:
+                give_tree(ws, owner)
+            before = {name: _stamp(ws / name) for name in outputs}
             lim = limits or self.task.limits
-            sb = sandboxes.create(ws, lim, self.isolation)
-            give_tree(ws, getattr(sb, "owner", None))
-            with sb:
+            options = {"lease": self.lease} if self.lease is not None else {}
+            sb = sandboxes.create(ws, lim, self.isolation, **options)
+            if self.lease is None:
+                give_tree(ws, getattr(sb, "owner", None))
+            with sb, budget.cpu():
                 if command is not None:
                     argv = ["/bin/bash", "-c", command]
                 else:
@@ -238,6 +253,8 @@ class Rollout:
                     missing[name] = "was not written"
                 elif path.is_symlink() or not path.is_file() or not inside:
                     missing[name] = "is not a regular file inside the workspace"
+                elif before[name] is not None and _stamp(path) == before[name]:
+                    missing[name] = "was not written by this run (it is the file left before it)"
                 elif path.stat().st_size > max_output_bytes:
                     missing[name] = f"is larger than {max_output_bytes} bytes"
                 else:
@@ -254,7 +271,8 @@ class Rollout:
             )
         finally:
             self.grade_seconds += time.monotonic() - t0
-            shutil.rmtree(ws, ignore_errors=True)
+            if not in_place:
+                shutil.rmtree(ws, ignore_errors=True)
 
     def grade(
         self,
@@ -279,7 +297,7 @@ class Rollout:
             (ws / name).write_text(script)
             sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation)
             give_tree(ws, getattr(sb, "owner", None))
-            with sb:
+            with sb, budget.cpu():
                 res = sb.python(["-I", name, *args])
             out = ws / RESULT_FILE
             tail = res.stderr[-2000:]
@@ -307,7 +325,28 @@ class Rollout:
             shutil.rmtree(ws, ignore_errors=True)
 
 
-def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _give_path(root: Path, path: Path, owner: tuple[int, int] | None) -> None:
+    """chown a harness-written file and the folders it created up to ``root`` to the sandbox uid."""
+    if owner is None:
+        return
+    p = path
+    while p != root and root in p.parents:
+        if p.stat(follow_symlinks=False).st_uid != owner[0]:
+            os.lchown(p, *owner)
+        p = p.parent
+
+
+def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[Path]:
+    """Write ``files`` into ``ws`` (an existing file is overwritten in place); the paths written."""
+    written = []
     for rel, content in (files or {}).items():
         dest = ws / rel
         if ws.resolve() not in dest.resolve().parents:
@@ -321,24 +360,8 @@ def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> None:
             shutil.copyfile(content, dest, follow_symlinks=False)
         else:
             dest.write_bytes(content.encode() if isinstance(content, str) else content)
-
-
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy the agent's workspace: files and folders as they are, symlinks as links (never followed)."""
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel = Path(dirpath).relative_to(src)
-        (dst / rel).mkdir(parents=True, exist_ok=True)
-        for n in list(dirnames):
-            p = Path(dirpath) / n
-            if p.is_symlink():
-                os.symlink(os.readlink(p), dst / rel / n)
-                dirnames.remove(n)
-        for n in filenames:
-            p = Path(dirpath) / n
-            if p.is_symlink():
-                os.symlink(os.readlink(p), dst / rel / n)
-            elif p.is_file():
-                shutil.copyfile(p, dst / rel / n, follow_symlinks=False)
+        written.append(dest)
+    return written
 
 
 def give_tree(root: Path, owner: tuple[int, int] | None) -> None:
@@ -363,7 +386,12 @@ def pick_trajectory(case: Case, replay: Path | None, solutions: list[Path]) -> T
     return load_trajectory(files[(case.index - 1) % len(files)])
 
 
-def play(
+def play(**kw: Any) -> Rollout:
+    """Fill a workspace, run the agent to its end in the sandbox, return the Rollout (blocking)."""
+    return asyncio.run(play_async(**kw))
+
+
+async def play_async(
     *,
     task: Task,
     case: Case,
@@ -378,51 +406,64 @@ def play(
     max_tokens: int,
     time_limit: float,
 ) -> Rollout:
-    """Fill a workspace, run the agent to its end in the sandbox, return the Rollout."""
+    """The rollout as a coroutine, so that one event loop can keep many in flight (``engine``).
+
+    Workspace generation and sandbox set-up run in a thread; on any failure the workspace and the
+    sandbox are gone before the exception leaves (nothing of an errored run is left behind).
+    """
     t0 = time.monotonic()
     ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
-    if task.files is not None:
-        task.files(ws, instance)
-    for junk in (".git",):
-        if (ws / junk).exists():
-            raise RuntimeError(f"task workspace must not contain {junk}")
-    sb: Sandbox = sandboxes.create(ws, task.limits, isolation)
-    give_tree(ws, getattr(sb, "owner", None))
-    ep = Episode(
-        prompt=task.prompt_for(seed),
-        system=task.system,
-        tools=select(list(task.tools)),
-        sandbox=sb,
-        transcript=transcript,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        tool_timeout=task.limits.wall_s,
-    )
-    transcript.event("prompt", system=task.system, prompt=ep.prompt, tools=[t["name"] for t in ep.tool_specs()])
-
-    async def drive() -> None:
-        try:
-            await asyncio.wait_for(agent.run(ep), timeout=time_limit)
-        except asyncio.TimeoutError:
-            ep.finish("timeout")
-        finally:
-            await agent.aclose()
-
+    sb: Sandbox | None = None
+    lease = None
     try:
-        asyncio.run(drive())
-    except AgentError as e:
-        transcript.event("error", kind="agent", message=str(e))
-        sb.close()
-        raise
+        def prepare() -> Sandbox:
+            if task.files is not None:
+                task.files(ws, instance)
+            for junk in (".git",):
+                if (ws / junk).exists():
+                    raise RuntimeError(f"task workspace must not contain {junk}")
+            box = sandboxes.create(ws, task.limits, isolation)
+            give_tree(ws, getattr(box, "owner", None))
+            return box
+
+        sb = await asyncio.to_thread(prepare)
+        ep = Episode(
+            prompt=task.prompt_for(seed),
+            system=task.system,
+            tools=select(list(task.tools)),
+            sandbox=sb,
+            transcript=transcript,
+            max_steps=max_steps,
+            max_tokens=max_tokens,
+            tool_timeout=task.limits.wall_s,
+        )
+        transcript.event("prompt", system=task.system, prompt=ep.prompt, tools=[t["name"] for t in ep.tool_specs()])
+        try:
+            try:
+                await asyncio.wait_for(agent.run(ep), timeout=time_limit)
+            except asyncio.TimeoutError:
+                ep.finish("timeout")
+            finally:
+                await agent.aclose()
+        except AgentError as e:
+            transcript.event("error", kind="agent", message=str(e))
+            raise
+        lease = sb.detach_lease()  # the grader's runs of agent code reuse the agent's uid
+        await asyncio.to_thread(sb.close)
     except BaseException:
-        sb.close()
+        if sb is not None:
+            sb.close()
+        if lease is not None:
+            from .sandbox._isolated import release_lease
+
+            release_lease(lease)
+        shutil.rmtree(ws, ignore_errors=True)
         raise
-    sb.close()
     if not ep.done:
         ep.finish("no_submission")
     return Rollout(
         task=task, seed=seed, case=case, answer=ep.answer, status=ep.status, workspace=ws,
         transcript=transcript, usage=ep.usage, steps=ep.steps, tool_calls=ep.tool_calls,
         seconds=time.monotonic() - t0, isolation=sb.isolation, agent=agent_name,
-        instance=instance, instance_source=instance_source,
+        instance=instance, instance_source=instance_source, lease=lease,
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from .. import budget
 from ..episode import Episode
 from .base import Agent, AgentError
 
@@ -77,7 +78,10 @@ class AnthropicAgent(Agent):
         except ImportError as e:  # pragma: no cover - a dependency of the package
             raise AgentError(f"the anthropic backend needs the 'anthropic' package: {e}") from e
         try:
-            client = anthropic.AsyncAnthropic(max_retries=self.max_retries, timeout=self.request_timeout)
+            client = anthropic.AsyncAnthropic(
+                max_retries=self.max_retries, timeout=self.request_timeout,
+                http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"response": [budget.observe]}),
+            )
         except anthropic.AnthropicError as e:  # e.g. a broken ANTHROPIC_PROFILE / config file
             raise AgentError(f"cannot configure the Anthropic client: {e}; {CONFIGURE}") from e
         if client.api_key is None and client.auth_token is None and getattr(client, "credentials", None) is None:
@@ -123,7 +127,8 @@ class AnthropicAgent(Agent):
                 break
             _mark_cache(messages)
             try:
-                msg = await client.messages.create(messages=messages, **kwargs)
+                async with budget.request_slot():
+                    msg = await client.messages.create(messages=messages, **kwargs)
             except anthropic.AnthropicError as e:
                 raise _api_error(e, tr, self.max_retries, getattr(client, "base_url", None)) from e
             content = [_plain(b) for b in msg.content]

@@ -25,6 +25,7 @@ import json
 import os
 from typing import Any
 
+from .. import budget
 from ..episode import Episode
 from .base import Agent, AgentError
 
@@ -87,7 +88,8 @@ class OpenAIAgent(Agent):
             raise AgentError(f"no OpenAI credentials: {CONFIGURE}")
         try:
             client = openai.AsyncOpenAI(
-                api_key=api_key, base_url=base_url, max_retries=self.max_retries, timeout=self.request_timeout
+                api_key=api_key, base_url=base_url, max_retries=self.max_retries, timeout=self.request_timeout,
+                http_client=openai.DefaultAsyncHttpxClient(event_hooks={"response": [budget.observe]}),
             )
         except openai.OpenAIError as e:
             raise AgentError(f"cannot configure the OpenAI client: {e}; {CONFIGURE}") from e
@@ -150,7 +152,8 @@ class OpenAIAgent(Agent):
             if not episode.begin_turn():
                 break
             try:
-                resp = await client.chat.completions.create(messages=messages, **kwargs)
+                async with budget.request_slot():
+                    resp = await client.chat.completions.create(messages=messages, **kwargs)
             except openai.OpenAIError as e:
                 raise _api_error(e, tr, self.max_retries, client) from e
             if not resp.choices:

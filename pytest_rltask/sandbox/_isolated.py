@@ -307,22 +307,31 @@ class IsolatedSandbox(Sandbox):
 
     workdir_path = WORKDIR
 
-    def __init__(self, workspace: Path, limits: Limits | None = None, *, extra_ro: list[str] | tuple = ()) -> None:
+    def __init__(self, workspace: Path, limits: Limits | None = None, *, extra_ro: list[str] | tuple = (),
+                 lease: tuple[int, int] | None = None) -> None:
         super().__init__(workspace, limits)
         if os.geteuid() != 0:
             raise SandboxError(f"{self.isolation} sandbox needs root (to switch to a sandbox uid)")
         self._closed = False
         self._private = None
         self._exec_lock = threading.Lock()
-        self.uid, self._lock_fd = allocate_uid()
+        # a lease (uid, lock fd) from an earlier sandbox of the same rollout: the same uid, so a
+        # grading run looks like the agent's own (files keep their owner and their ctime)
+        self._leased = lease is not None
+        self.uid, self._lock_fd = lease if lease is not None else allocate_uid()
         self.owner = (self.uid, self.uid)
         try:
-            self._private = Path(tempfile.mkdtemp(prefix=f"rltask-sbx-{self.uid}-"))
+            # named by the uid alone (which this sandbox holds): its path shows in the sandbox's
+            # mountinfo, so a later sandbox of the same rollout must get the same one
+            self._private = Path(tempfile.gettempdir()) / f"rltask-sbx-{self.uid}"
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private.mkdir(mode=0o700)
             os.chmod(self._private, 0o700)
             self.workspace = Path(workspace).resolve()
             self.workspace.mkdir(parents=True, exist_ok=True)
-            chown_tree(self.workspace, self.uid, self.uid)
-            os.chmod(self.workspace, 0o700)
+            if not self._leased:  # a leased workspace is the uid's already: no chown, no new ctimes
+                chown_tree(self.workspace, self.uid, self.uid)
+                os.chmod(self.workspace, 0o700)
             self.plan = FsPlan(self._private, self.uid, list(extra_ro))
         except BaseException:
             self.close()
@@ -484,6 +493,11 @@ class IsolatedSandbox(Sandbox):
         stack.callback(os.close, r)
         return r
 
+    def detach_lease(self) -> tuple[int, int] | None:
+        """Keep this sandbox's uid held after ``close`` and hand it over (see ``release_lease``)."""
+        self._leased = True
+        return (self.uid, self._lock_fd) if self._lock_fd is not None else None
+
     def close(self) -> None:
         fd = getattr(self, "_lock_fd", None)
         if fd is None:
@@ -495,7 +509,8 @@ class IsolatedSandbox(Sandbox):
             if getattr(self, "_private", None) is not None:
                 shutil.rmtree(self._private, ignore_errors=True)
             self._lock_fd = None
-            os.close(fd)
+            if not getattr(self, "_leased", False):
+                os.close(fd)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -512,6 +527,15 @@ def _peak_of(data: bytes) -> int | None:
 
 
 REAPER_SOURCE = (Path(__file__).with_name("_reaper.py")).read_text()
+
+
+def release_lease(lease: tuple[int, int]) -> None:
+    """End a uid lease: kill whatever still runs as the uid, then free it."""
+    uid, fd = lease
+    try:
+        kill_uid(uid)
+    finally:
+        os.close(fd)
 
 
 def probe(cls: type[IsolatedSandbox]) -> str | None:

@@ -115,6 +115,11 @@ class Sandbox(abc.ABC):
 
         return sys.executable
 
+    def detach_lease(self) -> object | None:
+        """Hand over what makes this sandbox's processes look like themselves (its uid) so that a
+        later sandbox of the same rollout can reuse it; None where there is nothing to keep."""
+        return None
+
     def close(self) -> None:
         """Release resources; the workspace directory itself belongs to the caller."""
 

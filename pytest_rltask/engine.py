@@ -1,0 +1,104 @@
+"""The rollout engine: one event loop per process keeps up to N rollouts in flight.
+
+A run item asks for its own rollout and then grades; the engine has already started the rollouts
+of the other run items of the same task that this process will run (its own items: at ``-n 0``
+every selected item; under xdist the task is sent whole to one worker, so the worker's
+``session.items`` of that task are its own). A rollout is started at most once per item, only for
+an item that is selected here, and never after its task's band verdict is already decided
+(``cancel``). Rollouts wait on the model most of the time, so the loop overlaps them; CPU-heavy
+tool calls are held to the free cores by ``budget.CpuSlots``.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Awaitable, Callable
+
+Factory = Callable[[], Awaitable[Any]]
+
+
+class Engine:
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = max(1, concurrency)
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=max(8, 2 * self.concurrency),
+                                                  thread_name_prefix="rltask-tool")
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rltask-engine", daemon=True)
+        self._thread.start()
+        self._gate = asyncio.Semaphore(self.concurrency)  # bound lazily to the loop on first use (3.10+)
+        self._futures: dict[str, concurrent.futures.Future] = {}
+        self._cancelled: set[str] = set()
+        self._groups: dict[str, str] = {}
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+        self.started = 0
+        self.peak_in_flight = 0
+        self._in_flight = 0
+
+    # -- submitting --------------------------------------------------------------------------
+    def submit(self, key: str, factory: Factory, group: str = "") -> concurrent.futures.Future:
+        """Start the rollout ``key`` (once); ``factory()`` makes its coroutine when a slot is free."""
+        with self._lock:
+            fut = self._futures.get(key)
+            if fut is not None:
+                return fut
+            self._groups[key] = group
+            fut = asyncio.run_coroutine_threadsafe(self._run(key, group, factory), self._loop)
+            self._futures[key] = fut
+            return fut
+
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return key in self._futures
+
+    async def _run(self, key: str, group: str, factory: Factory) -> Any:
+        async with self._gate:
+            if group in self._cancelled:
+                raise Skipped(f"not played: the band verdict of {group} was decided before it started")
+            self.started += 1
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                return await factory()
+            finally:
+                self._in_flight -= 1
+
+    def result(self, key: str) -> Any:
+        """Wait for the rollout ``key``: its Rollout, or the exception it raised."""
+        with self._lock:
+            fut = self._futures[key]
+            self._taken.add(key)
+        return fut.result()
+
+    def cancel(self, group: str) -> None:
+        """Start no more rollouts of ``group`` (its verdict is decided); running ones finish."""
+        with self._lock:
+            self._cancelled.add(group)
+
+    # -- ending ------------------------------------------------------------------------------
+    def close(self, discard: Callable[[Any], None] | None = None) -> None:
+        """Stop the loop; rollouts nobody asked for are passed to ``discard`` (cleanup), not lost silently."""
+        with self._lock:
+            futures = [f for k, f in self._futures.items() if k not in self._taken]
+            self._cancelled.update(self._groups.values())
+        for fut in futures:
+            if not fut.done():
+                fut.cancel()
+        for fut in futures:
+            try:
+                ro = fut.result(timeout=60)
+            except BaseException:  # noqa: BLE001 - cancelled, skipped or errored: nothing to clean
+                continue
+            if discard is not None:
+                discard(ro)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
+
+
+class Skipped(RuntimeError):
+    """A rollout the engine did not start because its task was already decided."""
