@@ -6,11 +6,23 @@ under xdist, and fails closed: runs expected but never reported are errors.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from typing import Any
 
 from . import stats
+from .sequential import Plan
 from .task import is_run_nodeid, task_id
+
+_INDEX = re.compile(r"(?:^|[-\[])run-(\d+)(?=[-\]]|$)")
+
+
+def run_index(nodeid: str, record: dict[str, Any] | None = None) -> int:
+    """A run item's run number: from its record, else from its node id's ``run-i`` parameter."""
+    if record and isinstance(record.get("index"), int):
+        return record["index"]
+    m = _INDEX.search(nodeid)
+    return int(m.group(1)) if m else 0
 
 
 @dataclasses.dataclass
@@ -28,6 +40,13 @@ class TaskSummary:
     scores: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     tokens: Counter = dataclasses.field(default_factory=Counter)
     seconds: float = 0.0
+    planned: int = 0  # N: the task's run items as collected (before any -k / --lf / --deselect)
+    skipped: int = 0  # runs not played because the verdict was already decided (--rl-early-stop)
+    regraded: int = 0  # runs re-graded from an earlier transcript (--rl-resume)
+    decided_after: int | None = None  # the run (in run order) after which the verdict was settled
+    confidence: float | None = None  # the sequential test's level; None: the fixed N-run rule
+    decided: str | None = None  # the verdict the collector settled (partial, sequential, early stop)
+    outcomes: list[str] = dataclasses.field(default_factory=list)  # in run order
 
     @property
     def pass_rate(self) -> float | None:
@@ -40,7 +59,19 @@ class TaskSummary:
 
     @property
     def verdict(self) -> str:
+        if self.decided is not None:
+            return self.decided
         return stats.verdict(self.passed, self.failed, self.band, self.min_runs)
+
+    @property
+    def confirmed_in_band(self) -> bool:
+        """In band beyond doubt: the sequential test said so, or (fixed rule) the whole 95 % interval is."""
+        if self.verdict != "in_band":
+            return False
+        if self.confidence is not None:
+            return True
+        lo, hi = self.ci95
+        return self.band[0] <= lo and hi <= self.band[1]
 
     def as_json(self) -> dict[str, Any]:
         rate = self.pass_rate
@@ -61,15 +92,26 @@ class TaskSummary:
             "scores": {k: round(sum(v) / len(v), 4) for k, v in sorted(self.scores.items()) if v},
             "tokens": dict(sorted(self.tokens.items())),
             "seconds": round(self.seconds, 2),
+            "planned": self.planned,
+            "played": self.runs - self.skipped - self.missing,
+            "skipped": self.skipped,
+            "regraded": self.regraded,
+            "rule": "fixed" if self.confidence is None else "sprt",
+            "confidence": self.confidence,
+            "decided_after": self.decided_after,
+            "confirmed_in_band": self.confirmed_in_band,
+            "pass_at_k": stats.pass_at_k(self.passed, self.passed + self.failed),
         }
 
 
 class Collector:
     """Receives reports (as plain data) on the controller and decides the session's verdict."""
 
-    def __init__(self, band: tuple[float, float], min_runs: int) -> None:
+    def __init__(self, band: tuple[float, float], min_runs: int, confidence: float | None = None) -> None:
         self.band = band
         self.min_runs = min_runs
+        self.confidence = confidence
+        self.marker_skipped: set[str] = set()  # run items skipped by a marker or a fixture, not by us
         self.expected: set[str] = set()  # run node ids that were selected
         self.results: dict[str, dict[str, Any]] = {}  # run node id -> final rltask record
         self.other_failures: set[str] = set()  # failed non-run items (solution checks, plain tests)
@@ -91,8 +133,14 @@ class Collector:
             if outcome == "failed":
                 self.other_failures.add(nodeid)
             return
+        if record is not None and int(record.get("attempt") or 1) > 1:
+            return  # a rerun (pytest-rerunfailures): only a rollout's first attempt counts
         if when == "setup" and outcome == "skipped":
+            if record is not None and record.get("skipped") == "early_stop":
+                self.results[nodeid] = record
+                return
             self.expected.discard(nodeid)  # skipped by a marker: not a run that went missing
+            self.marker_skipped.add(nodeid)
             return
         prev = self.results.get(nodeid)
         if record is None:
@@ -118,26 +166,39 @@ class Collector:
 
     def summaries(self) -> dict[str, TaskSummary]:
         out: dict[str, TaskSummary] = {}
+        order: dict[str, dict[int, str]] = {}  # task -> run index -> outcome
 
         def get(tid: str, rec: dict[str, Any] | None) -> TaskSummary:
             if tid not in out:
                 band = tuple(rec["band"]) if rec and rec.get("band") else self.band
                 min_runs = rec.get("min_runs", self.min_runs) if rec else self.min_runs
-                out[tid] = TaskSummary(tid, band, min_runs)  # type: ignore[arg-type]
+                out[tid] = TaskSummary(tid, band, min_runs, confidence=self.confidence)  # type: ignore[arg-type]
+                order[tid] = {}
             elif rec and rec.get("band"):
                 out[tid].band = tuple(rec["band"])  # type: ignore[assignment]
                 out[tid].min_runs = rec.get("min_runs", out[tid].min_runs)
+            if rec and rec.get("planned"):
+                out[tid].planned = max(out[tid].planned, int(rec["planned"]))
             return out[tid]
 
-        for nodeid in sorted(self.expected | set(self.results)):
+        for nodeid in sorted(self.expected | set(self.results), key=lambda n: (task_id(n), run_index(n), n)):
             rec = self.results.get(nodeid)
             s = get(task_id(nodeid), rec)
+            idx = run_index(nodeid, rec)
             s.runs += 1
             if rec is None:
                 s.missing += 1
                 s.errors += 1
                 s.error_kinds["missing_result"] += 1
+                order[s.task][idx] = "error"
                 continue
+            if rec.get("skipped") == "early_stop":
+                s.skipped += 1
+                order[s.task][idx] = "skipped"
+                continue
+            if rec.get("regraded_from"):
+                s.regraded += 1
+            order[s.task][idx] = rec["outcome"] if rec["outcome"] in ("passed", "failed") else "error"
             if rec["outcome"] == "passed":
                 s.passed += 1
             elif rec["outcome"] == "failed":
@@ -151,7 +212,24 @@ class Collector:
             for k, v in (rec.get("tokens") or {}).items():
                 s.tokens[k] += int(v)
             s.seconds += float(rec.get("seconds") or 0.0)
+        for tid, s in out.items():
+            self._decide(s, order[tid])
         return out
+
+    def _decide(self, s: TaskSummary, by_index: dict[int, str]) -> None:
+        """The task's verdict from its outcomes in run order; a selection missing runs is partial."""
+        s.planned = s.planned or max(by_index, default=0)
+        s.outcomes = [by_index.get(i, "unselected") for i in range(1, s.planned + 1)]
+        if set(by_index) != set(range(1, s.planned + 1)):
+            s.decided = "partial"  # -k, --lf, --deselect or a skip left runs of this task out
+            return
+        plan = Plan(s.band, s.planned, s.min_runs, self.confidence)
+        d = plan.decide(s.outcomes)
+        s.decided_after = d.at if d.verdict is not None else None
+        if self.confidence is not None:
+            s.decided = d.verdict or "inconclusive"
+        elif s.skipped:
+            s.decided = d.verdict or plan.final(s.outcomes).verdict
 
     def judge_summary(self) -> dict[str, Any] | None:
         """Per item, which parts of judge-backed graders ran; None when no grader used the judge."""
@@ -166,7 +244,8 @@ class Collector:
         }
 
     def verdict(self) -> str:
-        """'pass' iff every task is in band, no run errored and no other item failed."""
+        """'pass' iff every task is in band (with all its runs selected), no run errored and no other
+        item failed."""
         sums = self.summaries()
         ok = (
             all(s.verdict == "in_band" and s.errors == 0 for s in sums.values())

@@ -22,8 +22,11 @@ JUDGE = pytest.StashKey[Any]()  # the item's Judge, when its grader asked for th
 JUDGE_BACKEND = pytest.StashKey[Any]()
 ENGINE = pytest.StashKey[Any]()  # this process's rollout engine, made on first use
 OWN_RUNS = pytest.StashKey[dict]()  # task id -> its run items in this process, for prefetching
-SESSION_DIR = pytest.StashKey[str]()
-GROUPED = pytest.StashKey[bool]()  # the controller sends each task whole to one worker  # the session's budget folder (made by the controller)
+SESSION_DIR = pytest.StashKey[str]()  # the session's budget folder (made by the controller)
+PLANNED = pytest.StashKey[dict]()  # node id -> the rollout args the engine was given
+EARLY_STOP = pytest.StashKey[Any]()  # this process's run outcomes (schedule.EarlyStop)
+STOPPED = pytest.StashKey[tuple[str, int]]()  # on an item skipped as decided: (verdict, after run k)
+RESUMED = pytest.StashKey[str]()  # on a run re-graded from an earlier transcript (--rl-resume): its path
 CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
@@ -52,8 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
     s = _settings.resolve(config)
     config.stash[SETTINGS] = s
     _start_budgets(config, s)
+    from .schedule import EarlyStop
+
+    config.stash[EARLY_STOP] = EarlyStop()
     if not hasattr(config, "workerinput"):
-        config.stash[COLLECTOR] = Collector(s.band, s.min_runs)
+        config.stash[COLLECTOR] = Collector(s.band, s.min_runs, s.confidence)
         if s.isolation == "auto":
             from .sandbox import detect
 
@@ -67,9 +73,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SETTINGS]
     iso = config.stash.get(ISOLATION, s.isolation)
+    rule = f"sprt@{s.confidence}" if s.confidence is not None else "fixed"
     return (
         f"rltask: agent={s.agent} model={s.model_for(s.agent) or '-'} runs={s.runs} "
-        f"band={s.band[0]:.2f}-{s.band[1]:.2f} isolation={iso}"
+        f"band={s.band[0]:.2f}-{s.band[1]:.2f} isolation={iso} rule={rule} "
+        f"early-stop={'on' if s.stops_early else 'off'}"
     )
 
 
@@ -97,6 +105,48 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         case = Case("solution", i, path)
         params.append(pytest.param(case, id=case.id, marks=pytest.mark.offline))
     metafunc.parametrize(CASE_FIXTURE, params, indirect=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Rollout items are never retried: a retried rollout would count its luckiest attempt."""
+    if not config.pluginmanager.hasplugin("rerunfailures"):
+        return
+    for item in items:
+        if _case_of(item) is not None and _case_of(item).kind == "run":
+            item.add_marker(pytest.mark.flaky(reruns=0))
+
+
+def _case_of(item: pytest.Item) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or CASE_FIXTURE not in callspec.params:
+        return None
+    return callspec.params[CASE_FIXTURE]
+
+
+def _plan(item: pytest.Item) -> Any:
+    from .sequential import Plan
+
+    s = item.config.stash[SETTINGS]
+    ts = s.for_task(item.get_closest_marker("rltask"))
+    return Plan(ts.band, ts.runs, ts.min_runs, s.confidence)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a run whose task is decided by the earlier runs (early stop), and any retry of a run."""
+    case = _case_of(item)
+    if case is None or case.kind != "run":
+        return
+    if getattr(item, "execution_count", 1) > 1:
+        pytest.skip("rltask: rollout items are never retried; the first attempt counts")
+    s = item.config.stash[SETTINGS]
+    if not s.stops_early:
+        return
+    decided = item.config.stash[EARLY_STOP].decided(task_id(item.nodeid), case.index, _plan(item))
+    if decided is not None:
+        item.stash[STOPPED] = decided
+        pytest.skip(f"rltask early stop: {decided[0]} is decided after {decided[1]} run(s)")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -132,23 +182,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _grouped(config: pytest.Config) -> bool:
+    """Whether the controller sends tasks whole (xdist's load-balancing modes; not each/loadfile)."""
+    return config.getvalue("dist") in ("load", "loadgroup", "worksteal")
+
+
 class _XdistHooks:
     """Only registered when xdist is present: the controller learns what workers collected,
     sends each task's run items whole to one worker, and hands workers the session's budgets."""
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        if config.getoption("dist", "load") not in ("load", "loadgroup", "loadscope"):
-            return None  # the user chose a distribution mode (each, loadfile, worksteal): keep it
+        """Each task's runs go whole and in run order to one worker (see schedule.py), so that its
+        engine knows its own rollouts and early stop decides the same at any -n."""
+        if not _grouped(config):
+            return None
         from .schedule import make_scheduler
 
-        config.stash[GROUPED] = True
         return make_scheduler(config, log)
 
     def pytest_configure_node(self, node: Any) -> None:
         folder = node.config.stash.get(SESSION_DIR, None)
         if folder is not None:
             node.workerinput["rltask_session_dir"] = folder
-        node.workerinput["rltask_grouped"] = bool(node.config.stash.get(GROUPED, False))
+        node.workerinput["rltask_grouped"] = _grouped(node.config)
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         collector = node.config.stash.get(COLLECTOR, None)
@@ -174,7 +230,8 @@ def _rollout_args(item: pytest.Item) -> dict[str, Any]:
     """
     from .agents.base import AgentError
     from .sandbox import detect
-    from .task import fixed_instance, new_instance, pick_trajectory
+    from .regrade import is_recorded, pick, resumable
+    from .task import fixed_instance, new_instance
     from .transcript import load_trajectory
 
     config = item.config
@@ -186,6 +243,7 @@ def _rollout_args(item: pytest.Item) -> dict[str, Any]:
     case: Case = item.callspec.params[CASE_FIXTURE]  # type: ignore[attr-defined]
     isolation = detect() if s.isolation == "auto" else s.isolation
     tid = task_id(item.nodeid)
+    resumed = None
     if case.kind == "solution":
         agent_name = "replay"
         traj = load_trajectory(case.path)
@@ -200,10 +258,19 @@ def _rollout_args(item: pytest.Item) -> dict[str, Any]:
         seed = case.index
         traj = None
         instance, instance_source = new_instance(), "secret"
-        if agent_name == "replay":
-            traj = pick_trajectory(case, s.replay, solutions_of(task, Path(module.__file__)))
-            if traj.instance is not None:  # a recorded run is re-graded on the instance it was played on
-                instance, instance_source = int(traj.instance), "recorded"
+        resumed = resumable(s.resume, tid, case) if s.resume is not None else None
+        if resumed is not None:  # --rl-resume: a finished earlier run is re-graded, not played again
+            agent_name, traj = "replay", resumed
+        elif agent_name == "replay":
+            try:
+                traj = pick(case, tid, s.replay, solutions_of(task, Path(module.__file__)))
+            except LookupError as e:
+                raise AgentError(str(e)) from None
+        if traj is not None and traj.instance is not None:
+            # a recorded run is re-graded on the instance and seed it was played with
+            instance, instance_source = int(traj.instance), "recorded"
+        if traj is not None and is_recorded(traj) and traj.seed is not None:
+            seed = int(traj.seed)
     if agent_name in LIVE_AGENTS and isolation == "none" and not s.isolation_explicit:
         raise AgentError(
             "refusing a live rollout with no sandbox: install bubblewrap (apt-get install bubblewrap) "
@@ -228,6 +295,7 @@ def _rollout_args(item: pytest.Item) -> dict[str, Any]:
         time_limit=float(ov.get("time_limit", task.time_limit)),
         transcript_path=s.transcripts / _slug(tid) / f"{case.id}.jsonl",
         nodeid=item.nodeid, tid=tid, model=s.model_for(agent_name), max_retries=s.max_retries,
+        resumed=str(resumed.source) if resumed is not None else None,
     )
 
 
@@ -285,6 +353,18 @@ def _own_run_items(item: pytest.Item) -> list[pytest.Item]:
     return by_task.get(task_id(item.nodeid), [])
 
 
+def _start_gate(item: pytest.Item) -> Any:
+    """When the engine may start ``item``'s rollout: always, or with early stop only once no
+    outcome of the runs before it could still decide its task (so no decided run is ever played)."""
+    s = item.config.stash[SETTINGS]
+    if not s.stops_early:
+        return None
+    from .schedule import start_gate
+
+    case = _case_of(item)
+    return start_gate(item.config.stash[EARLY_STOP], task_id(item.nodeid), case.index, _plan(item))
+
+
 def _engine(config: pytest.Config) -> Any:
     from .engine import Engine
 
@@ -317,16 +397,22 @@ def rollout(request: pytest.FixtureRequest, _rltask_case: Case) -> Iterator[Roll
         else:
             eng = _engine(config)
             tid = task_id(item.nodeid)
+            planned = config.stash.setdefault(PLANNED, {})
             if not eng.has(item.nodeid):
-                eng.submit(item.nodeid, lambda a=_rollout_args(item): _rollout_coroutine(a), group=tid)
+                planned[item.nodeid] = args = _rollout_args(item)
+                eng.submit(item.nodeid, lambda a=args: _rollout_coroutine(a), group=tid)
                 for other in _own_run_items(item):
-                    if eng.has(other.nodeid):
+                    if eng.has(other.nodeid) or other.nodeid == item.nodeid:
                         continue
                     try:
-                        oargs = _rollout_args(other)
+                        planned[other.nodeid] = oargs = _rollout_args(other)
                     except Exception:  # noqa: BLE001 - that item's own setup reports it
                         continue
-                    eng.submit(other.nodeid, lambda a=oargs: _rollout_coroutine(a), group=tid)
+                    eng.submit(other.nodeid, lambda a=oargs: _rollout_coroutine(a), group=tid,
+                               gate=_start_gate(other))
+            resumed = (planned.get(item.nodeid) or {}).get("resumed")
+            if resumed:
+                request.node.stash[RESUMED] = resumed
             ro = eng.result(item.nodeid)
     except BaseException:
         backend = request.node.stash.get(JUDGE_BACKEND, None)
@@ -378,10 +464,24 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     rep = yield
-    callspec = getattr(item, "callspec", None)
-    if callspec is None or CASE_FIXTURE not in callspec.params:
+    case = _case_of(item)
+    if case is None:
         return rep
-    case: Case = callspec.params[CASE_FIXTURE]
+    s = item.config.stash[SETTINGS]
+    ts = s.for_task(item.get_closest_marker("rltask"))
+    attempt = int(getattr(item, "execution_count", 1) or 1)
+    if rep.when == "setup" and rep.outcome == "skipped" and case.kind == "run":
+        stopped = item.stash.get(STOPPED, None)
+        if stopped is not None or attempt > 1:
+            rep.rltask = {
+                "task": task_id(item.nodeid), "case": case.id, "kind": case.kind, "index": case.index,
+                "planned": ts.runs, "band": list(ts.band), "min_runs": ts.min_runs, "attempt": attempt,
+                "outcome": "skipped", "skipped": "early_stop" if stopped is not None else "retry",
+                "decided": None if stopped is None else stopped[0],
+            }
+            if stopped is not None:
+                item.config.stash[EARLY_STOP].record(task_id(item.nodeid), case.index, "skipped")
+        return rep
     if rep.when == "setup" and rep.outcome != "failed":
         return rep
     if rep.when == "teardown" and rep.outcome != "failed":
@@ -395,14 +495,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     else:  # a failed setup or teardown: the harness, the API or the sandbox broke
         outcome, category = "error", type(exc).__name__ if exc else "harness"
         message = f"{type(exc).__name__}: {exc}"[:500] if exc else ""
-    s = item.config.stash[SETTINGS]
-    ts = s.for_task(item.get_closest_marker("rltask"))
     ro = item.stash.get(ROLLOUT, None)
     record: dict[str, Any] = {
         "task": task_id(item.nodeid), "case": case.id, "kind": case.kind,
         "outcome": outcome, "category": category, "message": message,
         "band": list(ts.band), "min_runs": ts.min_runs,
+        "index": case.index, "planned": ts.runs, "attempt": attempt,
     }
+    if case.kind == "run" and attempt == 1:
+        item.config.stash[EARLY_STOP].record(task_id(item.nodeid), case.index, outcome)
     if ro is not None:
         record.update(
             seed=ro.seed, instance_source=ro.instance_source, status=ro.status, steps=ro.steps, tool_calls=ro.tool_calls,
@@ -411,6 +512,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             tokens={k: v for k, v in vars(ro.usage).items() if v},
             transcript=str(ro.transcript.path) if ro.transcript.path else None,
         )
+        if RESUMED in item.stash:
+            record["regraded_from"] = item.stash[RESUMED]
         if judge is not None and rep.when == "call":
             record["judge"] = js = judge.summary()
             record["parts"] = _parts(js["state"], outcome)
@@ -430,6 +533,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), "reason": str(exc)[:300]}
     if ro is not None and rep.outcome == "failed":
         rep.sections.append(("rltask transcript (tail)", ro.transcript.tail()))
+    if case.kind == "run" and rep.when == "call" and outcome == "failed" and rep.outcome == "failed":
+        # the model's failure is a measurement, not a broken test: pytest shows it as xfailed, so
+        # its final line, junitxml and the exit status agree (the gate speaks for the task)
+        rep.outcome = "skipped"
+        rep.wasxfail = f"[{category}] {message}"[:300]
     rep.rltask = record
     return rep
 
@@ -531,22 +639,29 @@ class _ControllerHooks:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from .report import as_json, header, judge_lines, table, write_json
 
+        from .gate import publish
+
+        if self.config.option.collectonly:
+            return  # nothing ran: no report, no gate (--collect-only keeps pytest's own status)
         s = self.config.stash[SETTINGS]
         head = header(self.collector, s.agent, s.model_for(s.agent),
                       self.config.stash.get(ISOLATION, s.isolation))
+        head.update(rule="fixed" if s.confidence is None else "sprt", confidence=s.confidence,
+                    early_stop=s.stops_early)
         data = as_json(self.collector, head)
         if "judge" in data:
             data["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), **data["judge"]}
         if s.report is not None:
             write_json(s.report, data)
         self.judge_lines = judge_lines(self.collector, s.judge, s.judge_model_for(s.judge))
-        if not self.collector.active or self.config.option.collectonly:
-            return  # nothing ran: no gate (--collect-only keeps pytest's own status)
+        if not self.collector.active:
+            return  # no rollouts: no gate
         self.config.hook.pytest_rltask_report(config=self.config, report=data)
         self.lines = table(self.collector, head)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             ok = self.collector.verdict() == "pass"
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+            publish(self.config, self.collector)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.judge_lines:

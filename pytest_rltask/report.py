@@ -45,11 +45,14 @@ def _rate(s: TaskSummary) -> str:
 
 def table(collector: Collector, head: dict[str, Any]) -> list[str]:
     sums = collector.summaries()
+    rule = "fixed N-run gate" if head.get("confidence") is None else f"sequential test at {head['confidence']}"
     lines = [
         f"agent: {head['agent']}  model: {head['model'] or '-'}  isolation: {head['isolation']}  "
-        f"band: {head['band'][0]:.2f}-{head['band'][1]:.2f}"
+        f"band: {head['band'][0]:.2f}-{head['band'][1]:.2f}  rule: {rule}  "
+        f"early stop: {'on' if head.get('early_stop') else 'off'}"
     ]
-    rows = [("task", "runs", "pass", "fail", "err", "pass rate [95% CI]", "verdict", "failures")]
+    rows = [("task", "runs", "played", "pass", "fail", "err", "pass rate [95% CI]", "verdict", "confirmed",
+             "failures")]
     for tid, s in sorted(sums.items()):
         fails = ", ".join(f"{k}:{v}" for k, v in s.failures.most_common(4))
         if s.errors:
@@ -58,12 +61,19 @@ def table(collector: Collector, head: dict[str, Any]) -> list[str]:
         verdict = s.verdict
         if tuple(s.band) != tuple(collector.band):
             verdict += f" (band {s.band[0]:.2f}-{s.band[1]:.2f})"
-        rows.append((tid, str(s.runs), str(s.passed), str(s.failed), str(s.errors), _rate(s), verdict, fails))
+        if s.decided_after is not None and s.skipped:
+            verdict += f" (decided after {s.decided_after})"
+        played = str(s.runs - s.skipped - s.missing)
+        rows.append((tid, str(s.runs), played, str(s.passed), str(s.failed), str(s.errors), _rate(s), verdict,
+                     "yes" if s.confirmed_in_band else "no", fails))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     if collector.other_failures:
         lines.append(f"{len(collector.other_failures)} other item(s) failed (solution checks or plain tests)")
+    skipped = sum(s.skipped for s in sums.values())
+    if skipped:
+        lines.append(f"{skipped} run(s) not played: their task's verdict was already decided (--rl-early-stop)")
     lines.append(f"session verdict: {collector.verdict()}")
     return lines
 

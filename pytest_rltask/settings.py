@@ -83,6 +83,24 @@ def _str(raw: str) -> str:
     return str(raw)
 
 
+def _on_off(raw: str) -> bool:
+    val = str(raw).strip().lower()
+    if val not in ("on", "off"):
+        raise pytest.UsageError(f"--rl-early-stop takes on or off; got {raw!r}")
+    return val == "on"
+
+
+def _confidence(raw: str) -> float:
+    hint = "--rl-confidence takes a level LEVEL with 0.5 <= LEVEL < 1, e.g. --rl-confidence 0.9"
+    try:
+        val = float(str(raw).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{hint}; got {raw!r}") from None
+    if not 0.5 <= val < 1.0:
+        raise pytest.UsageError(f"{hint}{' (a fraction, not a percentage)' if val >= 1 else ''}; got {raw!r}")
+    return val
+
+
 OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
     ("runs", _positive_int("--rl-runs"), "10", "rollouts per task: items [run-1] ... [run-N] (default 10)"),
     ("band", parse_band, "0.10,0.40", "pass-rate band LOW,HIGH as fractions, inclusive (default 0.10,0.40)"),
@@ -95,6 +113,9 @@ OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
     ("isolation", _isolation, "auto", "sandbox: auto, bubblewrap, unshare, or none (no isolation: explicit opt-in only) (default auto)"),
     ("max_retries", _positive_int("--rl-max-retries"), "4", "API retries (429/529/5xx) before a run is an error (default 4)"),
     ("judge", _judge, "anthropic", "LLM judge for graders that use the judge fixture: anthropic, openai (OpenAI-compatible endpoint) or none (default anthropic)"),
+    ("early_stop", _on_off, None, "on or off: skip a task's remaining runs once its verdict is decided (default: on for live agents, off for replay)"),
+    ("confidence", _confidence, None, "LEVEL (e.g. 0.9): decide each band verdict by a sequential test with error rate at most 1-LEVEL, playing at most --rl-runs runs (default: off, the fixed N-run gate)"),
+    ("resume", _str, None, "directory of earlier transcripts: re-grade each run recorded there as passed/failed, play the missing or errored ones"),
     ("judge_model", _str, "claude-sonnet-5-5", "model id for the judge (default claude-sonnet-5-5; with --rl-judge openai the server's first model unless given)"),
     ("concurrency", _positive_int("--rl-concurrency"), "64", "rollouts in flight at once per process, on one event loop; model requests adapt to rate limits, code runs on free cores (default 64)"),
     ("html", _str, None, "write a self-contained HTML report (plot, tasks, runs, transcript viewer) to this path"),
@@ -135,6 +156,16 @@ class Settings:
     markdown: Path | None = None
     prices: Path | None = None
     max_cost: float | None = None
+    early_stop: bool | None = None  # None: on for live agents, off for replay
+    confidence: float | None = None
+    resume: Path | None = None
+
+    @property
+    def stops_early(self) -> bool:
+        """Whether decided runs are skipped: asked for, or by default for a live agent."""
+        if self.early_stop is not None:
+            return self.early_stop
+        return self.agent in ("anthropic", "openai")
 
     def judge_model_for(self, backend: str) -> str | None:
         """The judge's model id; an OpenAI-compatible server picks its own unless told."""
@@ -209,6 +240,16 @@ def resolve(config: pytest.Config) -> Settings:
     replay = Path(base, values["replay"]) if values["replay"] else None
     if replay is not None and not replay.exists():
         raise pytest.UsageError(f"--rl-replay: {replay} does not exist; give a trajectory file or a directory of them")
+    resume = Path(base, values["resume"]) if values["resume"] else None
+    if resume is not None and not resume.is_dir():
+        raise pytest.UsageError(f"--rl-resume: {resume} is not a directory; give the --rl-transcripts directory of the earlier session")
+    transcripts = Path(base, values["transcripts"])
+    for flag, read in (("--rl-replay", replay), ("--rl-resume", resume)):
+        if read is not None and _overlap(read, transcripts):
+            raise pytest.UsageError(
+                f"{flag} {read} and --rl-transcripts {transcripts} overlap: a re-grade would write over the "
+                f"transcripts it reads; give it its own, e.g. --rl-transcripts {transcripts.name}-regrade"
+            )
     s = Settings(
         runs=values["runs"],
         band=values["band"],
@@ -216,7 +257,7 @@ def resolve(config: pytest.Config) -> Settings:
         model=values["model"],
         replay=replay,
         report=Path(base, values["report"]) if values["report"] else None,
-        transcripts=Path(base, values["transcripts"]),
+        transcripts=transcripts,
         min_runs=values["min_runs"],
         isolation=values["isolation"],
         max_retries=values["max_retries"],
@@ -231,6 +272,9 @@ def resolve(config: pytest.Config) -> Settings:
         markdown=Path(base, values["markdown"]) if values["markdown"] else None,
         prices=Path(base, values["prices"]) if values["prices"] else None,
         max_cost=values["max_cost"],
+        early_stop=values["early_stop"],
+        confidence=values["confidence"],
+        resume=resume,
     )
     if s.prices is not None:
         from .cost import PriceTable
@@ -241,3 +285,9 @@ def resolve(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--rl-prices: {e}") from None
     return s
 
+
+
+def _overlap(read: Path, write: Path) -> bool:
+    """True when files under ``write`` could be files under ``read`` (either contains the other)."""
+    a, b = read.resolve(), write.resolve()
+    return a == b or b in a.parents or a in b.parents

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-VERDICTS = ("in_band", "too_hard", "too_easy", "not_measured")
+VERDICTS = ("in_band", "too_hard", "too_easy", "not_measured", "partial", "inconclusive")
 
 
 def wilson(passed: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -29,3 +29,14 @@ def verdict(passed: int, failed: int, band: tuple[float, float], min_runs: int) 
     if rate > hi:
         return "too_easy"
     return "in_band"
+
+
+def pass_at_k(passed: int, n: int, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Unbiased pass@k (Chen et al. 2021: 1 - C(n-c, k) / C(n, k)) for each k <= n."""
+    out: dict[str, float] = {}
+    for k in ks:
+        if k > n:
+            continue
+        fail_all = math.comb(n - passed, k) / math.comb(n, k) if n - passed >= k else 0.0
+        out[str(k)] = round(1.0 - fail_all, 4)
+    return out
