@@ -116,6 +116,7 @@ class Collector:
         self.results: dict[str, dict[str, Any]] = {}  # run node id -> final rltask record
         self.other_failures: set[str] = set()  # failed non-run items (solution checks, plain tests)
         self.judged: dict[str, dict[str, Any]] = {}  # node id -> which grader parts ran (judge-backed tasks)
+        self.stopped: str | None = None  # why the session stopped before every run was played, if it did
 
     # -- feeding -----------------------------------------------------------------------------
     def expect(self, nodeids: list[str]) -> None:
@@ -189,7 +190,9 @@ class Collector:
             if rec is None:
                 s.missing += 1
                 s.errors += 1
-                s.error_kinds["missing_result"] += 1
+                # a run never played (the session stopped: -x, --rl-max-cost, an interrupt) is not a
+                # harness failure, but it still fails the gate; a lost result (no stop) is one
+                s.error_kinds["not_played" if self.stopped else "missing_result"] += 1
                 order[s.task][idx] = "error"
                 continue
             if rec.get("skipped") == "early_stop":

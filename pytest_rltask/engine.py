@@ -39,14 +39,19 @@ class Engine:
         self._in_flight = 0
 
     # -- submitting --------------------------------------------------------------------------
-    def submit(self, key: str, factory: Factory, group: str = "") -> concurrent.futures.Future:
-        """Start the rollout ``key`` (once); ``factory()`` makes its coroutine when a slot is free."""
+    def submit(self, key: str, factory: Factory, group: str = "",
+               gate: Callable[[], str] | None = None) -> concurrent.futures.Future:
+        """Start the rollout ``key`` (once); ``factory()`` makes its coroutine when a slot is free.
+
+        ``gate()`` says whether it may start yet: ``"go"``, ``"wait"`` (the runs before it must
+        be graded first: they might decide its task) or ``"skip"`` (decided: never played).
+        """
         with self._lock:
             fut = self._futures.get(key)
             if fut is not None:
                 return fut
             self._groups[key] = group
-            fut = asyncio.run_coroutine_threadsafe(self._run(key, group, factory), self._loop)
+            fut = asyncio.run_coroutine_threadsafe(self._run(key, group, factory, gate), self._loop)
             self._futures[key] = fut
             return fut
 
@@ -54,7 +59,14 @@ class Engine:
         with self._lock:
             return key in self._futures
 
-    async def _run(self, key: str, group: str, factory: Factory) -> Any:
+    async def _run(self, key: str, group: str, factory: Factory, gate: Callable[[], str] | None) -> Any:
+        while gate is not None:
+            g = gate()
+            if g == "go":
+                break
+            if g == "skip":
+                raise Skipped(f"not played: the band verdict of {group} was decided before it started")
+            await asyncio.sleep(0.02)
         async with self._gate:
             if group in self._cancelled:
                 raise Skipped(f"not played: the band verdict of {group} was decided before it started")

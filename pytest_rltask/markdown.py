@@ -17,16 +17,20 @@ def next_step(t: dict[str, Any]) -> str:
     """What to do about a task, from its verdict and its most common failure."""
     v = t.get("verdict")
     fails = sorted((t.get("failures") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
-    top = f"{fails[0][0]} {fails[0][1]}/{t.get('runs', 0)}" if fails else ""
+    done = (t.get("passed", 0) or 0) + (t.get("failed", 0) or 0)
+    top = f"{fails[0][0]} {fails[0][1]}/{done}" if fails else ""
+    kinds = t.get("error_kinds") or {}
+    if kinds.get("not_played"):
+        return f"{kinds['not_played']} run(s) not played (the session stopped): run again, or --rl-resume DIR"
     if v == "too_hard":
-        return f"too hard: most runs fail on {top}; make the task easier or the prompt clearer" if top else "too hard"
+        return f"too hard: {top}; read those transcripts, then make the task easier or the prompt clearer" if top else "too hard"
     if v == "too_easy":
         return "too easy: harden the task (hidden cases, stricter checks)"
     if v == "not_measured":
         return f"not measured: {t.get('passed', 0) + t.get('failed', 0)} completed runs of {t.get('min_runs')} needed"
     if t.get("errors"):
-        kinds = ", ".join(f"{k} {n}" for k, n in (t.get("error_kinds") or {}).items())
-        return f"errors ({kinds}): fix the harness or grader, then re-run"
+        listed = ", ".join(f"{k} {n}" for k, n in kinds.items())
+        return f"errors ({listed}): fix the harness, API access or grader, then re-run"
     return "in band"
 
 

@@ -182,6 +182,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _stop_session(config: pytest.Config, why: str) -> None:
+    """Stop starting items: at -n 0 through the session, under xdist through its controller."""
+    dsession = config.pluginmanager.getplugin("dsession")
+    if dsession is not None:
+        dsession.shouldstop = why
+    session = getattr(config, "_rltask_session", None)
+    if session is not None:
+        session.shouldstop = why
+
+
+def _stopped(session: pytest.Session) -> str | None:
+    """Why the session ended before every selected item ran (-x, --maxfail, an interrupt), if it did."""
+    for why in (session.shouldstop, session.shouldfail):
+        if why:
+            return str(why)
+    dsession = session.config.pluginmanager.getplugin("dsession")
+    if dsession is not None and getattr(dsession, "shouldstop", None):
+        return str(dsession.shouldstop)
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    return None
+
+
 def _grouped(config: pytest.Config) -> bool:
     """Whether the controller sends tasks whole (xdist's load-balancing modes; not each/loadfile)."""
     return config.getvalue("dist") in ("load", "loadgroup", "worksteal")
@@ -617,6 +640,7 @@ def _check_expectation(rep: pytest.TestReport, case: Case, traj: Any, record: di
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     collector = session.config.stash.get(COLLECTOR, None)
+    session.config._rltask_session = session  # type: ignore[attr-defined]  # for --rl-max-cost
     if collector is not None:
         session.config.pluginmanager.register(_ControllerHooks(session.config, collector), "rltask-controller")
 
@@ -625,15 +649,33 @@ class _ControllerHooks:
     """Lives only where results arrive (the xdist controller, or the one process at -n 0)."""
 
     def __init__(self, config: pytest.Config, collector: Collector) -> None:
+        from .cost import PriceTable
+
         self.config = config
         self.collector = collector
         self.lines: list[str] = []
         self.judge_lines: list[str] = []
+        s = config.stash[SETTINGS]
+        self.prices = PriceTable.load(s.prices)
+        self.spent = 0.0
+        self.stop_reason: str | None = None
+
+    def _cost_of(self, record: dict[str, Any]) -> float | None:
+        s = self.config.stash[SETTINGS]
+        agent = record.get("agent") or s.agent
+        return self.prices.cost(record.get("tokens") or {}, s.model_for(agent) if agent in LIVE_AGENTS else None,
+                                s.judge_model_for(s.judge))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "rltask", None)
         longrepr = str(report.longrepr) if report.longrepr is not None and report.failed else ""
         self.collector.add(report.nodeid, report.when, report.outcome, record, longrepr)
+        s = self.config.stash[SETTINGS]
+        if record is not None and s.max_cost is not None and report.when in ("call", "setup"):
+            self.spent += self._cost_of(record) or 0.0
+            if self.spent > s.max_cost and self.stop_reason is None:
+                self.stop_reason = f"--rl-max-cost ${s.max_cost:g} reached: ${self.spent:,.4f} spent"
+                _stop_session(self.config, f"rltask: {self.stop_reason}; runs not played fail the gate")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -644,6 +686,7 @@ class _ControllerHooks:
         if self.config.option.collectonly:
             return  # nothing ran: no report, no gate (--collect-only keeps pytest's own status)
         s = self.config.stash[SETTINGS]
+        self.collector.stopped = self.stop_reason or _stopped(session)
         head = header(self.collector, s.agent, s.model_for(s.agent),
                       self.config.stash.get(ISOLATION, s.isolation))
         head.update(rule="fixed" if s.confidence is None else "sprt", confidence=s.confidence,
@@ -651,17 +694,72 @@ class _ControllerHooks:
         data = as_json(self.collector, head)
         if "judge" in data:
             data["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), **data["judge"]}
+        runs = self._runs()
+        costs = self._task_costs(data, runs)
+        data["concurrency"] = s.concurrency
+        if costs:
+            from .report import total_cost
+
+            data["cost"] = total_cost(costs)
+        recorded = [r for r in runs if r.get("recorded_tokens")]
+        if recorded:  # a dry run over recorded live runs: what those runs cost when they were played
+            priced = [r["recorded_cost"] for r in recorded]
+            data["estimated_live_cost"] = None if None in priced else round(sum(priced), 6)
+            data["estimated_from_runs"] = len(recorded)
         if s.report is not None:
             write_json(s.report, data)
+        if s.html is not None:
+            from . import html
+
+            html.write(s.html, data, runs)
+        if self.collector.active:
+            from . import markdown
+
+            if s.markdown is not None:
+                markdown.write(s.markdown, data)
+            markdown.append_github_summary(data)
         self.judge_lines = judge_lines(self.collector, s.judge, s.judge_model_for(s.judge))
         if not self.collector.active:
             return  # no rollouts: no gate
         self.config.hook.pytest_rltask_report(config=self.config, report=data)
-        self.lines = table(self.collector, head)
+        self.lines = table(self.collector, head, costs)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             ok = self.collector.verdict() == "pass"
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
             publish(self.config, self.collector)
+
+    def _runs(self) -> list[dict[str, Any]]:
+        """Every run's record, with its cost and, for a replayed recording, what it cost live."""
+        from .cost import recorded_tokens
+
+        out = []
+        for nodeid in sorted(self.collector.expected | set(self.collector.results)):
+            rec = dict(self.collector.results.get(nodeid) or {"task": task_id(nodeid), "outcome": "not played",
+                                                              "case": nodeid.rsplit("[", 1)[-1].rstrip("]")})
+            rec["nodeid"] = nodeid
+            rec["cost"] = self._cost_of(rec) if rec.get("tokens") else None
+            recorded = recorded_tokens(rec.get("transcript"))
+            if recorded:
+                s = self.config.stash[SETTINGS]
+                rec["recorded_tokens"] = recorded
+                rec["recorded_cost"] = self.prices.cost(recorded, recorded.pop("_model", None) or s.model,
+                                                        s.judge_model_for(s.judge))
+            out.append(rec)
+        return out
+
+    def _task_costs(self, data: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, float | None]:
+        """Cost per task (None: a model without a price); empty when no run used any tokens."""
+        costs: dict[str, float | None] = {}
+        for r in runs:
+            if not r.get("tokens"):
+                continue
+            tid = r["task"]
+            c = r.get("cost")
+            costs[tid] = None if c is None or costs.get(tid, 0.0) is None else round(costs.get(tid, 0.0) + c, 6)
+        for tid, c in costs.items():
+            if tid in data["tasks"]:
+                data["tasks"][tid]["cost"] = c
+        return costs
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.judge_lines:

@@ -43,7 +43,7 @@ def _rate(s: TaskSummary) -> str:
     return f"{r:4.0%} [{lo:.2f}-{hi:.2f}]"
 
 
-def table(collector: Collector, head: dict[str, Any]) -> list[str]:
+def table(collector: Collector, head: dict[str, Any], costs: dict[str, float | None] | None = None) -> list[str]:
     sums = collector.summaries()
     rule = "fixed N-run gate" if head.get("confidence") is None else f"sequential test at {head['confidence']}"
     lines = [
@@ -74,8 +74,28 @@ def table(collector: Collector, head: dict[str, Any]) -> list[str]:
     skipped = sum(s.skipped for s in sums.values())
     if skipped:
         lines.append(f"{skipped} run(s) not played: their task's verdict was already decided (--rl-early-stop)")
+    if collector.stopped:
+        unplayed = sum(s.error_kinds.get("not_played", 0) for s in sums.values())
+        lines.append(f"{unplayed} run(s) not played: the session stopped ({collector.stopped})")
+    if costs:
+        lines.append("cost: " + ", ".join(f"{tid.split('::')[-1]} {_usd(c)}" for tid, c in sorted(costs.items()))
+                     + f"; total {_usd(total_cost(costs))}")
+    from .markdown import next_step
+
+    for tid, s in sorted(sums.items()):
+        if s.verdict != "in_band" or s.errors:
+            lines.append(f"next step: {tid.split('::')[-1]}: {next_step(s.as_json())}")
     lines.append(f"session verdict: {collector.verdict()}")
     return lines
+
+
+def _usd(v: float | None) -> str:
+    return "unknown (no price for the model: --rl-prices)" if v is None else f"${v:,.4f}"
+
+
+def total_cost(costs: dict[str, float | None]) -> float | None:
+    vals = list(costs.values())
+    return None if any(v is None for v in vals) else round(sum(vals), 6)
 
 
 JUDGE_STATES = {

@@ -33,6 +33,35 @@ class EarlyStop:
         return (d.verdict, d.at) if d.verdict is not None else None
 
 
+def lookahead(plan: Plan, prefix: list[str]) -> int:
+    """How many more runs are certainly played after ``prefix``: no outcomes of fewer can decide.
+
+    The extremes (all passed, all failed) decide soonest, so the first length at which either
+    decides is the bound. The rollout engine starts runs up to that far ahead: concurrent, yet
+    never a run that early stop would skip.
+    """
+    for d in range(1, plan.runs - len(prefix) + 1):
+        for o in ("passed", "failed"):
+            if plan.decide(prefix + [o] * d).verdict is not None:
+                return d
+    return max(1, plan.runs - len(prefix))
+
+
+def start_gate(stop: EarlyStop, task: str, index: int, plan: Plan):
+    """The engine's gate for run ``index`` of ``task``: go, wait for earlier results, or skip."""
+    def gate() -> str:
+        if stop.decided(task, index, plan) is not None:
+            return "skip"
+        known = stop.outcomes.get(task, {})
+        k = 0
+        while (k + 1) in known:
+            k += 1
+        prefix = [known[i] for i in range(1, k + 1)]
+        return "go" if index <= k + lookahead(plan, prefix) else "wait"
+
+    return gate
+
+
 def group_of(nodeid: str) -> str:
     """xdist work unit: all run items of one task together; every other item on its own."""
     return task_id(nodeid) if is_run_nodeid(nodeid) else nodeid

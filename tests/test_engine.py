@@ -133,13 +133,11 @@ def test_rate_limits_are_retried_and_no_run_is_lost(arith: pytest.Pytester) -> N
     assert report["tasks"]["test_arith.py::test_arith"]["passed"] == 5
 
 
-KILL_MODULE = TASK_MODULE + '''
+KILL_MODULE = TASK_MODULE.replace("def test_arith(rollout):", """import os
 
-import os
-
-def test_zz_kill_worker():
-    os._exit(9)
-'''
+def test_arith(rollout):
+    if rollout.seed == 2:  # the worker dies while the task's other rollouts are in flight
+        os._exit(9)""")
 
 
 def test_killed_worker_fails_closed(arith: pytest.Pytester) -> None:
@@ -149,3 +147,5 @@ def test_killed_worker_fails_closed(arith: pytest.Pytester) -> None:
         res, report = run(arith, server, "--rl-runs", "4", "--rl-min-runs", "4", "-n", "2")
     assert res.ret != 0
     assert report.get("verdict") == "fail"
+    t = report["tasks"]["test_arith.py::test_arith"]
+    assert t["errors"] >= 1 and t["passed"] <= 3
