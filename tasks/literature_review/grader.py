@@ -133,6 +133,8 @@ def _author_index() -> dict[str, list[corpus.Paper]]:
     out: dict[str, list[corpus.Paper]] = {}
     for p in corpus.load().values():
         out.setdefault(p.first_author_surname.lower(), []).append(p)
+        if p.group_author and " " in p.authors[0]:  # "Octo Model Team et al., 2024": the last word is the name
+            out.setdefault(p.authors[0].split()[-1].lower(), []).append(p)
     return out
 
 
@@ -195,6 +197,8 @@ def mentions(text: str, papers: dict | None = None) -> list[Mention]:
             taken.append((m.start(), m.end()))
     for rx in (LATEX_CITE, PANDOC_CITE):
         for m in rx.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
             keys = re.split(r"\s*[,;]\s*", m.group(1)) if rx is LATEX_CITE else [m.group(1)]
             ids, bad = [], []
             for key in keys:
@@ -603,7 +607,11 @@ def copy_ratio(text: str, pool: CopyPool) -> tuple[float, list[str]]:
     total = copied = 0
     sources: dict[str, int] = {}
     for s in sentences(CITE.sub(" ", text)):
-        st = copy_stems(_strip_markup(s))
+        plain = _strip_markup(s).lower()
+        for t in _titles():  # naming a paper by its title is not copying
+            if t in plain:
+                plain = plain.replace(t, " ")
+        st = copy_stems(plain)
         if len(st) < SENTENCE_MIN_STEMS:
             continue
         total += len(st)
