@@ -347,7 +347,7 @@ def numbers_in(text: str, *, all_numbers: bool = False) -> list[Number]:
             continue  # part of a name: GPT-3, RT-2, Llama-2, CW10
         unit = (m.group(2) or "").strip()
         nxt = text[m.end(1):m.end(1) + 1]
-        if not unit and (nxt.isalpha() or (nxt == "-" and text[m.end(1) + 1:m.end(1) + 2].isalpha())):
+        if not unit and (nxt.isalpha() or (not all_numbers and nxt == "-" and text[m.end(1) + 1:m.end(1) + 2].isalpha())):
             continue  # 3D, 2nd, 7th, 10-shot
         num = m.group(1)
         value = float(num.replace(",", ""))
@@ -413,7 +413,7 @@ GENERIC = frozenset(stems("reach reaches reaching gets achieves improves improve
 @functools.lru_cache(maxsize=None)
 def entries(pid: str) -> tuple[Entry, ...]:
     p = corpus.load()[pid]
-    own = {stem(w) for w in _LETTERS.findall(" ".join(p.authors))}
+    own = {stem(w) for w in _LETTERS.findall(" ".join(p.authors[1:] if p.group_author else p.authors))}
     out = []
     for r in p.results:
         text = f"{r.get('value', '')} {r.get('setting', '')}"
@@ -438,6 +438,8 @@ def match_entry(n: Number, clause_words: set[str], pids: Iterable[str]) -> Entry
     """The result entry of one of these papers that this number states: same value (to the
     rounding shown), units agreeing, and a word of its metric or setting in the number's clause.
     A difference in points between two results of one entry's metric counts too."""
+    if n.scale >= 1e6:  # "the 7B OpenVLA": millions and billions here are sizes
+        clause_words = clause_words | {"size"}
     for pid in pids:
         for e in entries(pid):
             if not (e.words & clause_words):
@@ -511,6 +513,7 @@ class NumberCheck:
     papers: tuple[str, ...]
     ok: bool
     entry: str = ""  # the result entry it matched
+    how: str = ""  # where its papers came from: clause, sentence, nearest, before (the sentence before)
 
     def __str__(self) -> str:
         return f"{self.number} -> {', '.join(self.papers) or 'no paper'}: {self.entry or 'no matching result'}"
@@ -535,25 +538,25 @@ def check_numbers(text: str) -> list[NumberCheck]:
             a, b = next(((a, b) for a, b in spans if a <= n.start < b), (0, len(s)))
             own = [m for m in ms if a <= m.start < b]
             if own:
-                pids = tuple(dict.fromkeys(i for m in own for i in m.ids))
+                pids, how = tuple(dict.fromkeys(i for m in own for i in m.ids)), "clause"
             elif len(sets) == 1:
-                pids = sets[0]
+                pids, how = sets[0], "sentence"
             elif sets:
                 after = [m for m in ms if m.start > n.start]
-                pids = (after[0] if after else ms[-1]).ids
+                pids, how = (after[0] if after else ms[-1]).ids, "nearest"
             elif len(prev_sets) == 1:
-                pids = prev_sets[0]
+                pids, how = prev_sets[0], "before"
             else:
-                pids = ()
+                pids, how = (), ""
             clause = set(stems(_blank(s, ms, names=True)[a:b]))
             if not pids:
                 if n.has_unit or n.decimals:  # a specific result that no cited paper stands behind
-                    out.append(NumberCheck(s[:200], n.raw, (), False))
+                    out.append(NumberCheck(s[:200], n.raw, (), False, "", ""))
                 continue
             e = match_entry(n, clause, pids)
             if e is None and len(clause) < 4:  # a short clause ("and 59.1% for BM25"): the sentence's words
                 e = match_entry(n, set(stems(_blank(s, ms, names=True))), pids)
-            out.append(NumberCheck(s[:200], n.raw, pids, e is not None, e.label if e else ""))
+            out.append(NumberCheck(s[:200], n.raw, pids, e is not None, e.label if e else "", how))
     return out
 
 
