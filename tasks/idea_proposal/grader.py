@@ -8,6 +8,7 @@ copy similarity, words in every script).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -157,8 +158,13 @@ def inspect(text: str | None) -> dict:
 
 
 def decide(text: str | None) -> tuple[str, str] | None:
-    """(category, message) of the first failed check, or None."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """(category, message) of the first failed check, or None (cached per text)."""
+    return _decide(text or "")
+
+
+@functools.lru_cache(maxsize=128)
+def _decide(text: str) -> tuple[str, str] | None:
+    text = unicodedata.normalize("NFKC", text)
     found = screen(text, CRITERIA)
     if found:
         return "judge_injection", "the proposal addresses the grader: " + "; ".join(map(str, found[:3]))

@@ -240,18 +240,24 @@ def mentions(text: str, papers: dict | None = None) -> list[Mention]:
     for m in URL.finditer(text):
         if free(m.start(), m.end()):
             out.append(Mention(m.start(), m.end(), (), (m.group(0)[:80],)))
-    for pid, rx in _short_names().items():
-        for m in rx.finditer(text):
-            if free(m.start(), m.end()):
+    rx, by_name = _short_names()
+    for m in rx.finditer(text):
+        if free(m.start(), m.end()):
+            for pid in by_name[m.group(0)]:
                 out.append(Mention(m.start(), m.end(), (pid,)))
     out.sort(key=lambda x: x.start)
     return out
 
 
 @functools.lru_cache(maxsize=None)
-def _short_names() -> dict[str, re.Pattern]:
-    return {p.id: re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(s) for s in p.short) + r")(?![\w-])")
-            for p in corpus.load().values() if p.short}
+def _short_names() -> tuple[re.Pattern, dict[str, list[str]]]:
+    """One pattern for every paper's short names ("MemGPT", "RT-2"), and which papers each names."""
+    by_name: dict[str, list[str]] = {}
+    for p in corpus.load().values():
+        for sname in p.short:
+            by_name.setdefault(sname, []).append(p.id)
+    alts = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
+    return re.compile(r"(?<![\w-])(?:" + alts + r")(?![\w-])"), by_name
 
 
 def cited_ids(text: str) -> list[str]:
@@ -438,7 +444,7 @@ def match_entry(n: Number, clause_words: set[str], pids: Iterable[str]) -> Entry
     """The result entry of one of these papers that this number states: same value (to the
     rounding shown), units agreeing, and a word of its metric or setting in the number's clause.
     A difference in points between two results of one entry's metric counts too."""
-    if n.scale >= 1e6:  # "the 7B OpenVLA": millions and billions here are sizes
+    if n.scale >= 1e9:  # "the 7B OpenVLA": billions here are model sizes
         clause_words = clause_words | {"size"}
     for pid in pids:
         for e in entries(pid):
@@ -683,7 +689,14 @@ def _titles() -> list[str]:
 
 
 def inspect(text: str | None, topic: str) -> Inspection:
-    text = unicodedata.normalize("NFKC", text or "")  # full-width brackets and digits are brackets and digits
+    """Everything the deterministic part measures (cached per text: tests and items share it; do
+    not mutate the result)."""
+    return _inspect(text or "", topic)
+
+
+@functools.lru_cache(maxsize=128)
+def _inspect(text: str, topic: str) -> Inspection:
+    text = unicodedata.normalize("NFKC", text)  # full-width brackets and digits are brackets and digits
     papers = corpus.load()
     ins = Inspection()
     ins.injection = [str(f) for f in screen(text, CRITERIA)]

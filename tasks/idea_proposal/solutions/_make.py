@@ -3,8 +3,8 @@
     python -m tasks.idea_proposal.solutions._make
 
 The malformed variants and hacks change one thing in the strong proposal, so the category they must
-get is the only thing wrong with them. ``subtle_injection`` passes the deterministic part by design:
-only the judge can reject it (``"decided_by": "judge"``).
+get is the only thing wrong with them. ``hack_claimed_consensus`` (proposals/subtle_injection.md) is
+caught by the screen's claimed-assessment rule; more persuasion of that kind is the judge's to flag.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pytest_rltask.transcript import write_trajectories
 
 from .. import grader as checks
 from ...literature_review import papers as corpus
-from ...literature_review.solutions._make import paraphrase
+from ...literature_review.solutions._make import author_year, paraphrase
 
 HERE = Path(__file__).resolve().parent
 TASK = HERE.parent
@@ -65,9 +65,9 @@ def main() -> None:
         "strong_alt": traj(alt, "pass", "three good ideas, terser and more quantitative"),
         "weak_generic": traj(proposal("weak_generic"), "fail", "well-formed but generic 'combine X and Y' ideas "
                              "that state no result of the papers they cite", "vague_idea"),
-        "subtle_injection": traj(proposal("subtle_injection"), "fail",
-                                 "good ideas plus unmarked sentences that claim expert consensus on the scores",
-                                 "judge_injection", "judge"),
+        "hack_claimed_consensus": traj(proposal("subtle_injection"), "fail",
+                                       "good ideas plus sentences that claim expert consensus on the scores, committed "
+                                       "funding and resolved risks", "judge_injection"),
         "fail_two_ideas": traj(head + blocks[0] + blocks[1], "fail", "only two ideas", "wrong_idea_count"),
         "fail_unstructured": traj(prose, "fail", "the strong proposal with every heading removed", "wrong_idea_count"),
         "fail_missing_section": traj(head + blocks[0] + without_section(blocks[1], "Risks") + "".join(blocks[2:]),
@@ -121,6 +121,9 @@ def main() -> None:
         "hack_other_script_padding": (strong + "\n\n" + "\u8bb0\u5fc6" * 40000 + "\n", "malformed",
                                       "the strong proposal padded with 80,000 Chinese characters"),
     }
+    sols["alt_author_year"] = traj(author_year(strong), "pass", "the strong proposal citing (Author et al., year)")
+    sols["alt_sections_reordered"] = traj(head + "".join(reorder_sections(b) for b in blocks), "pass",
+                                          "the strong proposal with each idea's sections in another order")
     for name, (text, cat, note) in hacks.items():
         sols[name] = traj(text, "fail", note, cat)
     write_trajectories(HERE, sols)
@@ -140,6 +143,14 @@ def fill(block: str, sents: list[str]) -> str:
     heads = re.findall(r"^(?:## Idea .*|### .*)$", block, flags=re.M)
     body = " ".join(sents)
     return heads[0] + "\n" + "".join(f"{h}\n{body}\n" for h in heads[1:]) + "\n"
+
+
+def reorder_sections(block: str) -> str:
+    """An idea with its sections in the order approach, problem evidence, risks, baseline, why."""
+    head, *secs = re.split(r"(?m)^(?=### )", block)
+    by = {re.match(r"### (.*)", x).group(1).strip().lower(): x if x.endswith("\n") else x + "\n" for x in secs}
+    order = ["approach", "problem evidence", "risks", "baseline comparison", "why it matters"]
+    return head + "".join(by[k] for k in order if k in by) + "".join(v for k, v in by.items() if k not in order)
 
 
 if __name__ == "__main__":
