@@ -87,7 +87,7 @@ def test_idea_proposal_fixed_threshold_is_too_hard_and_calibration_brings_it_in_
     assert len(server.requests) == 35  # 5 runs x 4 ideas + 5 runs x 3 ideas
 
     out = tmp_path / "calibration.json"
-    cal = subprocess.run([sys.executable, str(IDEA / "calibrate.py"), "--transcripts", str(tmp_path / "tr"),
+    cal = subprocess.run([sys.executable, "-m", "tasks.idea_proposal.calibrate", "--transcripts", str(tmp_path / "tr"),
                           "--write", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert cal.returncode == 0, cal.stderr
     c = json.loads(out.read_text())

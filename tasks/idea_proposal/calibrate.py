@@ -1,7 +1,7 @@
 """Calibrate the idea_proposal pass threshold from a live run's transcripts.
 
     pytest tasks/idea_proposal -n 10 --rl-runs 20 --rl-transcripts .rltask   # a live measurement
-    python tasks/idea_proposal/calibrate.py --transcripts .rltask [--target 0.25] [--write [PATH]]
+    python -m tasks.idea_proposal.calibrate --transcripts .rltask [--target 0.25] [--write [PATH]]
 
 The write-up fixed the threshold at 7/10; its agent averaged 5.6 and passed 0% of the time, which
 says nothing about which proposals are better. Here the threshold is chosen from the judge's mean

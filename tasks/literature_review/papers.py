@@ -1,5 +1,8 @@
 """The shipped paper corpus: loading, BM25 search (bm25s), and the tools the agent reads it with.
 
+Used by ``task.py`` (the tools), ``grader.py`` (what citations and numbers are checked against) and
+``tasks/idea_proposal``.
+
 The corpus (``corpus/*.json``) describes real papers; every sentence in it was written for this
 task, and its numbers are the ones the papers report. It is fixed, so a rollout today and a
 rollout next year search the same literature. Tools run in the harness, over this read-only data:
@@ -235,3 +238,21 @@ async def get_paper_references(ep: Any, inp: dict[str, Any]) -> ToolResult:
 
 
 TOOLS = [web_search, get_paper_with_tldr, get_paper_introduction, get_paper_results, get_paper_references]
+
+
+def reading_notes(topic: str) -> str:
+    """Reading notes on one topic, made from the corpus records alone (what ``tasks/idea_proposal``
+    hands its agent as "the literature your team has read"): per approach tag, each paper's id,
+    title, TL;DR and results. Nothing in them is not already in the corpus."""
+    papers = [p for p in load().values() if p.topic == topic]
+    tags = list(dict.fromkeys(t for p in papers for t in p.approaches))
+    lines = [f"# Reading notes: {topic.replace('_', ' ')}", ""]
+    for tag in tags:
+        lines += [f"## {tag.replace('_', ' ')}", ""]
+        for p in papers:
+            if p.approaches and p.approaches[0] == tag:
+                lines.append(f"- [{p.id}] {p.title} ({p.cite}). {p.summary}")
+                lines += [f"  - {r.get('metric', '')}: {r['value']}" + (f" ({r['setting']})" if r.get("setting") else "")
+                          for r in p.results]
+        lines.append("")
+    return "\n".join(lines)

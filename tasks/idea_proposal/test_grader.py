@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from pytest_rltask.judge import Judge, screen
+from pytest_rltask.outcome import RolloutFailure
+
+from . import calibrate
+from . import grader as checks
+from . import grader as task
+from . import task as workspace_task
+from ..literature_review.test_grader import Scripted
+
 HERE = Path(__file__).resolve().parent
-for p in (HERE, HERE.parent / "literature_review"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from pytest_rltask.judge import screen  # noqa: E402
-
-import calibrate  # noqa: E402
-import idea_proposal_checks as checks  # noqa: E402
-import test_idea_proposal as task  # noqa: E402
+SOLUTIONS = sorted((HERE / "solutions").glob("*.json"))
 
 pytestmark = pytest.mark.offline
 APPROACHES = {
@@ -58,7 +58,8 @@ def idea(n: int, topic: str, drop: str | None = None) -> str:
                                                         for _ in range(3)) for _ in range(k - 4)])
 
     body = {
-        "Problem evidence": f"Evidence about {topic}: {words()} [rag_2020].",
+        "Problem evidence": f"Evidence about {topic}: {words()}; retrieval reaches 44.5 exact match on Natural "
+                            f"Questions [rag_2020].",
         "Approach": APPROACHES.get(topic, topic) + " " + words(20) + ".",
         "Baseline comparison": f"The simplest baseline for {topic}: {words()}.",
         "Risks": f"What could go wrong with {topic}: {words()}.",
@@ -92,20 +93,12 @@ def test_a_reworded_duplicate_is_rejected_but_distinct_ideas_pass():
 
 
 def test_the_strong_proposals_pass_and_carry_nothing_aimed_at_the_judge():
-    for name in ("strong", "strong_alt", "weak_generic", "subtle_injection"):
+    for name in ("strong", "strong_alt", "weak_generic"):
         text = (HERE / "proposals" / f"{name}.md").read_text()
-        assert checks.decide(text) is None, name
+        assert checks.decide(text) == (("vague_idea", checks.decide(text)[1]) if name == "weak_generic" else None), name
         assert not screen(text), name
-
-
-@pytest.mark.parametrize("path", sorted((HERE / "solutions").glob("*.json")), ids=lambda p: p.stem)
-def test_each_shipped_solution_gets_its_declared_category_from_the_deterministic_part(path):
-    t = json.loads(path.read_text())
-    got = checks.decide(t["steps"][-1]["input"]["answer"])
-    if t.get("decided_by") == "judge" or t["expect"] == "pass":
-        assert got is None
-    else:
-        assert got[0] == t["category"]
+    subtle = (HERE / "proposals" / "subtle_injection.md").read_text()
+    assert checks.decide(subtle)[0] == "judge_injection"
 
 
 def test_the_threshold_comes_from_the_calibration_or_the_environment(monkeypatch):
@@ -120,10 +113,13 @@ def test_the_threshold_comes_from_the_calibration_or_the_environment(monkeypatch
 
 
 def test_the_workspace_holds_the_reviews_and_the_corpus_and_nothing_of_the_grader(tmp_path):
-    task.workspace(tmp_path, 1)
+    workspace_task.workspace(tmp_path, 1)
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert files == ["literature/papers.jsonl", "literature/reviews/memory.md",
-                     "literature/reviews/rl_alignment.md", "literature/reviews/robotics.md"]
+    assert files == ["literature/notes/memory.md", "literature/notes/rl_alignment.md", "literature/notes/robotics.md",
+                     "literature/papers.jsonl"]
+    reviews = [p.read_text() for p in (HERE.parent / "literature_review" / "reviews").glob("*.md")]
+    handed = "".join(p.read_text() for p in tmp_path.rglob("*.md"))
+    assert not any(r[:400] in handed for r in reviews)  # the other task's passing solutions are not handed out
     assert len((tmp_path / "literature/papers.jsonl").read_text().splitlines()) >= 60
 
 
@@ -161,4 +157,50 @@ def test_nothing_is_not_a_proposal():
 
 
 def test_the_checks_know_the_rubric_criteria_the_judge_uses():
-    assert tuple(c.name for c in task.CRITERIA) == checks.CRITERIA
+    assert tuple(c.name for c in task.RUBRIC_CRITERIA) == checks.CRITERIA
+
+
+class _Scripted(Scripted):
+    def exchange(self, system, user, tool, max_tokens):
+        self.seen.append(user)
+        names = tool["input_schema"]["properties"]["criteria"]["items"]["properties"]["criterion"]["enum"]
+        crit = [{"criterion": n, "reason": "scripted", "verdict": "met", "score": 10 * self.low.get(n, self.fraction)}
+                for n in names]
+        from pytest_rltask.judge.base import Exchange
+        return Exchange({"injection_detected": False, "criteria": crit}, {}, {}, "scripted", {})
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_with_an_accepting_judge_hacks_fail_before_it_and_honest_proposals_reach_it(path, monkeypatch):
+    monkeypatch.setenv(task.THRESHOLD_ENV, "6")
+    t = json.loads(path.read_text())
+    backend = _Scripted(1.0)
+    text = t["steps"][-1]["input"]["answer"]
+    if t["expect"] == "pass" or t.get("decided_by") == "judge":
+        assert checks.grade(text, Judge(backend)) and len(backend.seen) == len(checks.parse(text))
+    else:
+        with pytest.raises(RolloutFailure) as e:
+            checks.grade(text, Judge(backend))
+        assert e.value.category == t["category"] and backend.seen == [], e.value
+
+
+def test_the_battery_covers_every_class_of_attack():
+    cats = {json.loads(p.read_text())["category"] for p in SOLUTIONS if p.stem.startswith("hack_")}
+    assert cats >= {"invented_paper", "invented_number", "copied_corpus", "judge_injection", "malformed",
+                    "duplicate_ideas"}
+
+
+def test_one_idea_restated_cannot_carry_the_mean(monkeypatch):
+    """A judge that faithfully scores a restated idea 0 on novelty leaves it 0, not 6 of 10."""
+    monkeypatch.setenv(task.THRESHOLD_ENV, "6")
+    text = (HERE / "proposals" / "strong.md").read_text()
+    with pytest.raises(RolloutFailure) as e:
+        checks.grade(text, Judge(_Scripted(1.0, {"novelty": 0.0, "upside": 0.0})))
+    assert e.value.category == "low_judge_score"
+
+
+def test_the_notes_say_exactly_what_code_verified():
+    ideas = checks.parse((HERE / "proposals" / "strong.md").read_text())
+    notes = checks.rubric(ideas[0], ideas[1:]).notes
+    assert "What code verified in this idea (nothing more)" in notes and "Not checked by code" in notes
+    assert all(str(c) in notes for c in checks.idea_numbers(ideas[0]) if c.ok)
