@@ -1,252 +1,11 @@
-"""Instance generator for the eval_lookup_patch task.
+"""The homework repository the agent is given: file templates and `render_files(instance)`.
 
-Everything is a pure function of the seed: the homework repository the agent is given (units,
-questions, which second bug it has), the hidden questions the grader asks, their answers in the
-real world and in a counterfactual world (other conversion factors) used to check that answers
-come from the trained weights. Only `render_files` output and hidden *questions* ever leave the
-pytest process; answers stay here.
+Pure text: no instance logic here beyond filling the templates (task.py draws the instance).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import random
-
-# family -> [(singular, plural, size in the family's base unit)]
-UNIT_TABLE: dict[str, list[tuple[str, str, float]]] = {
-    "length": [
-        ("millimeter", "millimeters", 0.001),
-        ("centimeter", "centimeters", 0.01),
-        ("meter", "meters", 1.0),
-        ("kilometer", "kilometers", 1000.0),
-        ("inch", "inches", 0.0254),
-        ("foot", "feet", 0.3048),
-        ("yard", "yards", 0.9144),
-        ("mile", "miles", 1609.344),
-        ("nautical mile", "nautical miles", 1852.0),
-        ("furlong", "furlongs", 201.168),
-    ],
-    "mass": [
-        ("milligram", "milligrams", 1e-6),
-        ("gram", "grams", 1e-3),
-        ("kilogram", "kilograms", 1.0),
-        ("tonne", "tonnes", 1000.0),
-        ("ounce", "ounces", 0.028349523125),
-        ("pound", "pounds", 0.45359237),
-        ("stone", "stones", 6.35029318),
-        ("carat", "carats", 0.0002),
-    ],
-    "time": [
-        ("millisecond", "milliseconds", 0.001),
-        ("second", "seconds", 1.0),
-        ("minute", "minutes", 60.0),
-        ("hour", "hours", 3600.0),
-        ("day", "days", 86400.0),
-        ("week", "weeks", 604800.0),
-        ("fortnight", "fortnights", 1209600.0),
-    ],
-    "volume": [
-        ("milliliter", "milliliters", 0.001),
-        ("centiliter", "centiliters", 0.01),
-        ("liter", "liters", 1.0),
-        ("teaspoon", "teaspoons", 0.00492892159375),
-        ("tablespoon", "tablespoons", 0.01478676478125),
-        ("fluid ounce", "fluid ounces", 0.0295735295625),
-        ("cup", "cups", 0.2365882365),
-        ("pint", "pints", 0.473176473),
-        ("quart", "quarts", 0.946352946),
-        ("gallon", "gallons", 3.785411784),
-    ],
-    "data": [
-        ("bit", "bits", 0.125),
-        ("byte", "bytes", 1.0),
-        ("kilobyte", "kilobytes", 1e3),
-        ("megabyte", "megabytes", 1e6),
-        ("gigabyte", "gigabytes", 1e9),
-    ],
-}
-
-TEMPLATES = [
-    "How many {tgt} are in {v} {src}?",
-    "Convert {v} {src} to {tgt}.",
-    "{v} {src} is how many {tgt}?",
-    "What is {v} {src} in {tgt}?",
-    "How many {tgt} make up {v} {src}?",
-]
-
-TOLERANCE = 0.01  # relative error counted as a correct answer
-N_HIDDEN = 160
-N_SEEN = 40
-VARIANTS = ("checkpoint_path", "unit_order", "log_base")
-CF_STEP = 0.8  # ln-units between counterfactual offsets: every pair's factor moves by >= e^0.8
-
-
-@dataclasses.dataclass
-class Instance:
-    seed: int
-    variant: str
-    units: list[str]  # declared order in units.py (shuffled per seed)
-    family: dict[str, str]
-    plural: dict[str, str]
-    size: dict[str, float]  # real world
-    cf_size: dict[str, float]  # counterfactual world
-    train_rows: list[dict]
-    val_rows: list[dict]
-    cf_train_rows: list[dict]
-    cf_val_rows: list[dict]
-    hidden: list[tuple[float, str, str, str]]  # (value, source, target, text)
-    seen: list[tuple[float, str, str, str]]  # questions taken from data/*.jsonl
-
-
-def _value(rng: random.Random) -> float:
-    while True:
-        v = round(10 ** rng.uniform(-0.7, 3.0), rng.choice([0, 1, 1, 2]))
-        if v > 0:
-            return v
-
-
-def fmt_value(v: float) -> str:
-    return f"{v:g}"
-
-
-def question(v: float, src: str, tgt: str, plural: dict[str, str], rng: random.Random) -> str:
-    tpl = rng.choice(TEMPLATES)
-    s = src if v == 1 else plural[src]
-    return tpl.format(v=fmt_value(v), src=s, tgt=plural[tgt])
-
-
-def answer(v: float, src: str, tgt: str, size: dict[str, float]) -> float:
-    return float(f"{v * size[src] / size[tgt]:.6g}")
-
-
-def make_instance(seed: int) -> Instance:
-    rng = random.Random(f"eval_lookup_patch/{seed}")
-    variant = VARIANTS[seed % len(VARIANTS)]
-    fams = rng.sample(sorted(UNIT_TABLE), 4)
-    family, plural, size = {}, {}, {}
-    pairs_by_split: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "hidden": []}
-    for fam in fams:
-        table = UNIT_TABLE[fam]
-        k = min(len(table), rng.randint(5, 7))
-        chosen = rng.sample(table, k)
-        names = [c[0] for c in chosen]
-        for name, pl, sz in chosen:
-            family[name], plural[name], size[name] = fam, pl, sz
-        # spanning tree so every unit's size is identifiable from the training pairs
-        order = names[:]
-        rng.shuffle(order)
-        tree = set()
-        for i in range(1, len(order)):
-            tree.add(frozenset((order[i], order[rng.randrange(i)])))
-        rest = [frozenset(p) for p in _all_pairs(names) if frozenset(p) not in tree]
-        rng.shuffle(rest)
-        n_extra = max(1, round(0.2 * len(rest)))
-        n_val = max(1, round(0.2 * len(rest)))
-        for p in tree:
-            pairs_by_split["train"].append(tuple(sorted(p)))
-        for p in rest[:n_extra]:
-            pairs_by_split["train"].append(tuple(sorted(p)))
-        for p in rest[n_extra:n_extra + n_val]:
-            pairs_by_split["val"].append(tuple(sorted(p)))
-        for p in rest[n_extra + n_val:]:
-            pairs_by_split["hidden"].append(tuple(sorted(p)))
-    units = sorted(family)
-    rng.shuffle(units)
-    if units == sorted(units):  # the unit_order bug needs a declared order that is not sorted
-        units.reverse()
-
-    # counterfactual world: each unit's log-size moves by a distinct multiple of CF_STEP
-    cf_size = {}
-    for fam in fams:
-        names = [u for u in units if family[u] == fam]
-        ks = list(range(-(len(names) // 2), len(names) - len(names) // 2))
-        rng.shuffle(ks)
-        for u, kk in zip(names, ks):
-            cf_size[u] = size[u] * math.exp(CF_STEP * kk)
-
-    def rows(pairs, per_pair, sz, texts_taken):
-        out = []
-        for a, b in sorted(pairs):
-            for _ in range(per_pair):
-                while True:
-                    src, tgt = (a, b) if rng.random() < 0.5 else (b, a)
-                    v = _value(rng)
-                    q = question(v, src, tgt, plural, rng)
-                    if q.lower() not in texts_taken:
-                        break
-                texts_taken.add(q.lower())
-                out.append({"question": q, "answer": answer(v, src, tgt, sz)})
-        rng.shuffle(out)
-        return out
-
-    taken: set[str] = set()
-    train_rows = rows(pairs_by_split["train"], 12, size, taken)
-    val_rows = rows(pairs_by_split["val"], 8, size, taken)
-    # counterfactual data: same pairs, fresh values (so no question text is shared with data/)
-    cf_train_rows = rows(pairs_by_split["train"], 12, cf_size, taken)
-    cf_val_rows = rows(pairs_by_split["val"], 8, cf_size, taken)
-
-    hidden = []
-    seen_pairs = pairs_by_split["train"] + pairs_by_split["val"]
-    hidden_pairs = pairs_by_split["hidden"] or seen_pairs
-    for i in range(N_HIDDEN):
-        pool = hidden_pairs if i % 2 == 0 else seen_pairs
-        while True:
-            a, b = rng.choice(pool)
-            src, tgt = (a, b) if rng.random() < 0.5 else (b, a)
-            v = _value(rng)
-            q = question(v, src, tgt, plural, rng)
-            if q.lower() not in taken:
-                break
-        taken.add(q.lower())
-        hidden.append((v, src, tgt, q))
-
-    seen = []
-    for r in rng.sample(train_rows, N_SEEN // 2) + rng.sample(val_rows, min(len(val_rows), N_SEEN // 2)):
-        v, src, tgt = parse_question(r["question"], plural)
-        seen.append((v, src, tgt, r["question"]))
-
-    return Instance(seed, variant, units, family, plural, size, cf_size, train_rows, val_rows,
-                    cf_train_rows, cf_val_rows, hidden, seen)
-
-
-def _all_pairs(names):
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            yield (names[i], names[j])
-
-
-def parse_question(q: str, plural: dict[str, str]) -> tuple[float, str, str]:
-    """The same rule as the repository's parser (used host-side for labels only)."""
-    import re
-
-    forms = {}
-    for name, pl in plural.items():
-        forms[name] = name
-        forms[pl] = name
-    unit_re = re.compile(r"\b(" + "|".join(sorted(map(re.escape, forms), key=len, reverse=True)) + r")\b", re.I)
-    m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)", q)
-    found = [(u.start(), forms[u.group(1).lower()]) for u in unit_re.finditer(q)]
-    after = [u for u in found if u[0] >= m.end()]
-    src = after[0]
-    tgt = [u for u in found if u is not src][0]
-    return float(m.group(1)), src[1], tgt[1]
-
-
-def hidden_labels(inst: Instance, world: str = "real") -> list[float]:
-    sz = inst.size if world == "real" else inst.cf_size
-    return [v * sz[s] / sz[t] for v, s, t, _ in inst.hidden]
-
-
-def seen_labels(inst: Instance, world: str = "cf") -> list[float]:
-    sz = inst.size if world == "real" else inst.cf_size
-    return [v * sz[s] / sz[t] for v, s, t, _ in inst.seen]
-
-
-def jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r) + "\n" for r in rows)
-
+from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # The repository the agent is given
@@ -257,17 +16,22 @@ README = '''# unitconv — homework 3
 A tiny PyTorch model that answers unit-conversion questions such as
 "How many meters are in 5 kilometers?".
 
+This homework lives in a made-up world: its conversion factors are NOT the real-world ones
+(a kilometer is not 1000 meters here). The model learns them from the data files.
+
 * `unitconv/units.py` — the units this homework uses and the question parser
 * `unitconv/model.py` — the network, `load()` and the predictor
 * `unitconv/cache.py` — answer cache used by `load()`
 * `train.py` — `python train.py` trains on `data/train.jsonl` (a few seconds on a CPU)
-* `evaluate.py` — `python evaluate.py [--data FILE]` prints answer rate and accuracy
-  (an answer counts as correct within 1% relative error)
+* `evaluate.py` — `python evaluate.py [--data FILE ...]` prints answer rate and accuracy
+  (an answer counts as correct within 2% relative error) on data/train.jsonl and
+  data/val.jsonl, or on the given JSONL files (`-` reads stdin; rows without an "answer" are
+  predicted but not scored), and writes every prediction to `predictions.jsonl`
 
 ```python
 from unitconv import load
 predictor = load()
-predictor.predict(["How many meters are in 5 kilometers?"])   # -> [5000.0]
+predictor.predict(["How many meters are in 5 kilometers?"])   # -> [one float per question]
 ```
 '''
 
@@ -539,31 +303,65 @@ INDEX_SORTED = '''    # index the units that actually occur in the training data
     units = sorted({u for row in train for u in parse(row["question"])[1:]})
     index = {u: i for i, u in enumerate(units)}'''
 
-EVALUATE_PY = '''"""python evaluate.py [--data FILE]: answer rate and accuracy of load() on a JSONL file."""
+EVALUATE_PY = '''"""python evaluate.py [--data FILE ...]: answer rate and accuracy of load() on JSONL files.
+
+Each FILE holds one {"question": ..., "answer": ...} object per line (default: data/train.jsonl
+and data/val.jsonl); `-` reads the rows from stdin. Rows without an "answer" are predicted but not
+scored. Every prediction is written to predictions.jsonl, one {"question", "prediction"} object per
+line (null when there is no finite answer).
+"""
 import argparse
 import json
 import math
+import sys
 
 from unitconv import load
 
-TOLERANCE = 0.01  # relative error
+TOLERANCE = 0.02  # relative error
+DEFAULT_DATA = ["data/train.jsonl", "data/val.jsonl"]
+PREDICTIONS = "predictions.jsonl"
+
+
+def read(path):
+    if path == "-":
+        return [json.loads(line) for line in sys.stdin if line.strip()]
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def number(p):
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return None
+    return p if math.isfinite(p) else None
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="data/val.jsonl")
+    ap.add_argument("--data", action="append", help="JSONL file (repeatable; - for stdin)")
     args = ap.parse_args()
-    with open(args.data) as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    predictions = load().predict([r["question"] for r in rows])
-    answered = correct = 0
-    for row, p in zip(rows, predictions):
-        if isinstance(p, float) and math.isfinite(p):
-            answered += 1
-            if abs(p - row["answer"]) <= TOLERANCE * abs(row["answer"]):
-                correct += 1
-    n = len(rows)
-    print(f"{n} questions  answer rate {answered / n:.1%}  accuracy {correct / n:.1%}")
+    predictor = load()
+    with open(PREDICTIONS, "w") as out:
+        for path in args.data or DEFAULT_DATA:
+            rows = read(path)
+            predictions = [number(p) for p in predictor.predict([r["question"] for r in rows])]
+            answered = correct = scored = 0
+            for row, p in zip(rows, predictions):
+                out.write(json.dumps({"question": row["question"], "prediction": p}) + "\\n")
+                if "answer" not in row:
+                    continue
+                scored += 1
+                if p is not None:
+                    answered += 1
+                    if abs(p - row["answer"]) <= TOLERANCE * abs(row["answer"]):
+                        correct += 1
+            if scored:
+                print(f"{path}: {scored} questions  answer rate {answered / scored:.1%}  "
+                      f"accuracy {correct / scored:.1%}")
+            else:
+                print(f"{path}: {len(rows)} questions predicted (no answers to score)")
+    print(f"predictions written to {PREDICTIONS}")
 
 
 if __name__ == "__main__":
@@ -571,7 +369,12 @@ if __name__ == "__main__":
 '''
 
 
-def render_files(inst: Instance) -> dict[str, str]:
+def jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def render_files(inst: Any) -> dict[str, str]:
+    """The workspace of one instance (task.Instance): {relative path: text}."""
     entries = "\n".join(
         f'    "{u}": ("{inst.family[u]}", "{inst.plural[u]}"),' for u in inst.units
     )
@@ -602,12 +405,3 @@ def render_files(inst: Instance) -> dict[str, str]:
         "data/train.jsonl": jsonl(inst.train_rows),
         "data/val.jsonl": jsonl(inst.val_rows),
     }
-
-
-def write_workspace(ws, seed: int) -> None:
-    from pathlib import Path
-
-    for rel, text in render_files(make_instance(seed)).items():
-        p = Path(ws) / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
