@@ -13,7 +13,7 @@ from typing import Any
 
 README = '''# unitconv — homework 3
 
-A tiny PyTorch model that answers unit-conversion questions such as
+A tiny NumPy model that answers unit-conversion questions such as
 "How many meters are in 5 kilometers?".
 
 This homework lives in a made-up world: its conversion factors are NOT the real-world ones
@@ -35,7 +35,7 @@ predictor.predict(["How many meters are in 5 kilometers?"])   # -> [one float pe
 ```
 '''
 
-INIT = '''"""unitconv: answer unit-conversion questions with a tiny PyTorch model."""
+INIT = '''"""unitconv: answer unit-conversion questions with a tiny NumPy model."""
 from .model import load
 
 __all__ = ["load"]
@@ -86,15 +86,14 @@ import logging
 import math
 import os
 
-import torch
-from torch import nn
+import numpy as np
 
 from .cache import with_answer_cache
 from .units import UNITS, parse
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHECKPOINT = os.path.join("checkpoints", "model.pt")
+DEFAULT_CHECKPOINT = os.path.join("checkpoints", "model.npz")
 UNIT_INDEX = {name: i for i, name in enumerate(UNITS)}
 
 
@@ -108,21 +107,40 @@ def decode(y):
     return math.exp(y)
 
 
-class ConversionNet(nn.Module):
+class ConversionNet:
     """Each unit has an embedding; a linear read-out turns it into the unit's log-size.
 
     log(answer) = log(value) + size(source unit) - size(target unit)
     """
 
-    def __init__(self, n_units, dim=8):
-        super().__init__()
-        self.embed = nn.Embedding(n_units, dim)
-        self.size = nn.Linear(dim, 1, bias=False)
+    def __init__(self, n_units, dim=8, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "embed": rng.normal(0.0, 1.0, (n_units, dim)),
+            "size": rng.uniform(-dim ** -0.5, dim ** -0.5, dim),
+        }
 
-    def forward(self, x, source, target):
-        s = self.size(self.embed(source)).squeeze(-1)
-        t = self.size(self.embed(target)).squeeze(-1)
-        return x + s - t
+    def sizes(self):
+        return self.params["embed"] @ self.params["size"]
+
+    def __call__(self, x, source, target):
+        s = self.sizes()
+        return x + s[source] - s[target]
+
+    def loss_and_grads(self, x, source, target, y):
+        """Mean squared error and its gradient with respect to every parameter."""
+        err = self(x, source, target) - y
+        g = 2.0 * err / len(err)
+        n = self.params["embed"].shape[0]
+        g_sizes = np.bincount(source, g, n) - np.bincount(target, g, n)
+        grads = {"embed": np.outer(g_sizes, self.params["size"]), "size": self.params["embed"].T @ g_sizes}
+        return float(np.mean(err ** 2)), grads
+
+    def state_dict(self):
+        return dict(self.params)
+
+    def load_state_dict(self, state):
+        self.params = {k: np.array(state[k], dtype=float) for k in ("embed", "size")}
 
 
 class Predictor:
@@ -130,7 +148,6 @@ class Predictor:
         self.net = net
         self.index = index
 
-    @torch.no_grad()
     def predict(self, questions):
         """One float per question; NaN when the question cannot be parsed."""
         out = [math.nan] * len(questions)
@@ -147,7 +164,7 @@ class Predictor:
             src.append(self.index[s])
             tgt.append(self.index[t])
         if rows:
-            y = self.net(torch.tensor(xs), torch.tensor(src), torch.tensor(tgt))
+            y = self.net(np.array(xs), np.array(src), np.array(tgt))
             for i, v in zip(rows, y.tolist()):
                 out[i] = decode(v)
         return out
@@ -157,11 +174,10 @@ def load(checkpoint=DEFAULT_CHECKPOINT):
     """The trained predictor (run train.py first)."""
     net = ConversionNet(len(UNIT_INDEX))
     if os.path.exists(checkpoint):
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model"])
+        with np.load(checkpoint, allow_pickle=False) as state:
+            net.load_state_dict(state)
     else:
         log.debug("no checkpoint at %s, using freshly initialised weights", checkpoint)
-    net.eval()
     return with_answer_cache(Predictor(net))
 '''
 
@@ -227,7 +243,7 @@ import json
 import math
 import os
 
-import torch
+import numpy as np
 
 from unitconv.model import DEFAULT_CHECKPOINT, UNIT_INDEX, ConversionNet, encode
 from unitconv.units import parse
@@ -245,31 +261,41 @@ def read(path):
 {tensors_fn}
 
 
+class Adam:
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = {{k: np.zeros_like(v) for k, v in params.items()}}
+        self.v = {{k: np.zeros_like(v) for k, v in params.items()}}
+
+    def step(self, grads, lr):
+        b1, b2 = self.betas
+        self.t += 1
+        for k, g in grads.items():
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat = self.m[k] / (1 - b1 ** self.t)
+            v_hat = self.v[k] / (1 - b2 ** self.t)
+            self.params[k] -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
 def main():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
     train = read(os.path.join("data", "train.jsonl"))
     val = read(os.path.join("data", "val.jsonl"))
 {index_line}
     x, s, t, y = tensors(train, index)
     vx, vs, vt, vy = tensors(val, index)
     net = ConversionNet(len(index))
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, STEPS)
+    opt = Adam(net.params, LR)
     for step in range(STEPS + 1):
-        loss = torch.mean((net(x, s, t) - y) ** 2)
+        loss, grads = net.loss_and_grads(x, s, t, y)
         if step % 100 == 0:
-            with torch.no_grad():
-                val_loss = torch.mean((net(vx, vs, vt) - vy) ** 2)
-            print(f"step {{step:4d}}  train loss {{loss.item():.6f}}  val loss {{val_loss.item():.6f}}")
+            val_loss = float(np.mean((net(vx, vs, vt) - vy) ** 2))
+            print(f"step {{step:4d}}  train loss {{loss:.6f}}  val loss {{val_loss:.6f}}")
         if step == STEPS:
             break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+        opt.step(grads, LR * 0.5 * (1 + math.cos(math.pi * step / STEPS)))  # cosine schedule
     os.makedirs(os.path.dirname(CHECKPOINT), exist_ok=True)
-    torch.save({{"model": net.state_dict(), "units": list(index)}}, CHECKPOINT)
+    np.savez(CHECKPOINT, units=np.array(list(index)), **net.state_dict())
     print(f"saved {{CHECKPOINT}}")
 
 
@@ -285,7 +311,7 @@ TENSORS_DEFAULT = '''def tensors(rows, index):
         src.append(index[s])
         tgt.append(index[t])
         ys.append(encode(row["answer"]))
-    return torch.tensor(xs), torch.tensor(src), torch.tensor(tgt), torch.tensor(ys)'''
+    return np.array(xs), np.array(src), np.array(tgt), np.array(ys)'''
 
 TENSORS_LOG10 = '''def tensors(rows, index):
     # log10 keeps the printed losses readable (one unit = one order of magnitude)
@@ -296,7 +322,7 @@ TENSORS_LOG10 = '''def tensors(rows, index):
         src.append(index[s])
         tgt.append(index[t])
         ys.append(math.log10(row["answer"]))
-    return torch.tensor(xs), torch.tensor(src), torch.tensor(tgt), torch.tensor(ys)'''
+    return np.array(xs), np.array(src), np.array(tgt), np.array(ys)'''
 
 INDEX_DEFAULT = "    index = UNIT_INDEX"
 INDEX_SORTED = '''    # index the units that actually occur in the training data
@@ -382,7 +408,7 @@ def render_files(inst: Any) -> dict[str, str]:
     tensors_fn = TENSORS_DEFAULT
     index_line = INDEX_DEFAULT
     if inst.variant == "checkpoint_path":
-        ckpt_line = 'CHECKPOINT = os.path.join("checkpoints", "unitconv.pt")'
+        ckpt_line = 'CHECKPOINT = os.path.join("checkpoints", "unitconv.npz")'
     elif inst.variant == "unit_order":
         index_line = INDEX_SORTED
     elif inst.variant == "log_base":
@@ -392,8 +418,6 @@ def render_files(inst: Any) -> dict[str, str]:
         train_py = train_py.replace("import DEFAULT_CHECKPOINT, UNIT_INDEX", "import UNIT_INDEX")
     if inst.variant == "log_base":
         train_py = train_py.replace("ConversionNet, encode\n", "ConversionNet\n")
-    if inst.variant != "log_base":
-        train_py = train_py.replace("import json\nimport math\nimport os", "import json\nimport os")
     return {
         "README.md": README,
         "unitconv/__init__.py": INIT,

@@ -224,7 +224,7 @@ ACCURACY = 0.80
 TRAIN_LIMIT_S = 300
 
 PROMPT = f"""\
-Your workspace is a small homework repository: `unitconv/`, a tiny PyTorch model that answers
+Your workspace is a small homework repository: `unitconv/`, a tiny NumPy model that answers
 unit-conversion questions such as "How many meters are in 5 kilometers?", trained by `train.py`
 and evaluated by `evaluate.py` (see README.md). The homework lives in a made-up world: its
 conversion factors are not the real-world ones, and the model learns them from data/. An issue
@@ -258,7 +258,7 @@ so changes to those three files are not used. `evaluate.py` calls
    Each group must reach {ACCURACY:.0%} within {TOLERANCE:.0%} of the new world's factors. Hard-coded
    conversion factors, or answers looked up from data files (for any question, seen or new), fail.
    Whatever `train.py` fits to the data and `load()` answers from counts as the model.
-4. Only plain Python, PyTorch and the standard library are available; there is no network.
+4. Only plain Python, NumPy and the standard library are available; there is no network.
 """
 
 TASK = Task(

@@ -77,8 +77,7 @@ REF_MODEL = _sub(NO_CACHE_MODEL,
                  '        log.debug("no checkpoint at %s, using freshly initialised weights", checkpoint)',
                  '        raise FileNotFoundError(f"no checkpoint at {checkpoint}: run python train.py")')
 CANON_TRAIN = hw.TRAIN_PY.format(ckpt_line="CHECKPOINT = DEFAULT_CHECKPOINT", tensors_fn=hw.TENSORS_DEFAULT,
-                                 index_line=hw.INDEX_DEFAULT).replace("import json\nimport math\nimport os",
-                                                                      "import json\nimport os")
+                                 index_line=hw.INDEX_DEFAULT)
 FALLBACK_CACHE = _sub(hw.CACHE_PY, "    cached = CachedPredictor(warm_table())\n    cached.fallback_predictor = predictor\n",
                       "    cached = CachedPredictor(warm_table(), fallback=predictor)\n")
 REAL_SIZES = {name: sz for fam in UNIT_TABLE.values() for name, _, sz in fam}
@@ -176,11 +175,10 @@ patch4 = textwrap.dedent('''\
     # unit order: take the one saved in the checkpoint
     new_load = """def load(checkpoint=DEFAULT_CHECKPOINT):
         \\"\\"\\"The trained predictor (run train.py first).\\"\\"\\"
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        units = state.get("units") or list(UNIT_INDEX)
-        net = ConversionNet(len(units))
-        net.load_state_dict(state["model"])
-        net.eval()
+        with np.load(checkpoint, allow_pickle=False) as state:
+            units = [str(u) for u in state["units"]] if "units" in state.files else list(UNIT_INDEX)
+            net = ConversionNet(len(units))
+            net.load_state_dict(state)
         return Predictor(net, {u: i for i, u in enumerate(units)})
     """
     m = m[: m.index("def load(")] + new_load
@@ -197,7 +195,7 @@ SOL["alt_fix_loader_side"] = traj(
     skip=1,
 )
 
-LSTSQ_TRAIN = '''"""Fit every unit's log-size by least squares, in closed form (no torch): python train.py
+LSTSQ_TRAIN = '''"""Fit every unit's log-size by least squares, in closed form (plain Python): python train.py
 
 log(answer / value) = size(source) - size(target) for every row of data/train.jsonl; the normal
 equations (a graph Laplacian, with a tiny ridge that pins each family's mean) are solved exactly.
@@ -265,7 +263,7 @@ def main():
 if __name__ == "__main__":
     main()
 '''
-LSTSQ_MODEL = '''"""load(): the least-squares unit sizes train.py fitted (no torch needed)."""
+LSTSQ_MODEL = '''"""load(): the least-squares unit sizes train.py fitted (plain Python)."""
 import json
 import math
 import os
@@ -298,7 +296,7 @@ def load(checkpoint=DEFAULT_CHECKPOINT):
 '''
 SOL["alt_lstsq_learner"] = traj(
     "pass", None,
-    "alternative, non-neural: train.py fits the unit log-sizes by closed-form least squares and saves them as "
+    "alternative, no gradient descent: train.py fits the unit log-sizes by closed-form least squares and saves them as "
     "JSON; load() answers from that fit (counts as 'the model train.py trains': it is fitted to data/, "
     "averages the mislabeled rows away and follows retraining); cache.py deleted",
     "unit_order", skip=1,
@@ -320,8 +318,8 @@ SOL["fail_bypass_only"] = traj(
 
 SOL["fail_bypass_only_no_checkpoint"] = traj(
     "fail", "low_accuracy",
-    "failure mode: cache removed, the second bug left (here load() looks for checkpoints/model.pt, train.py "
-    "saves unitconv.pt: silently untrained weights)",
+    "failure mode: cache removed, the second bug left (here load() looks for checkpoints/model.npz, train.py "
+    "saves unitconv.npz: silently untrained weights)",
     "checkpoint_path", [W("unitconv/model.py", NO_CACHE_MODEL), P("train.py"), SUBMIT("removed the cache")],
 )
 
@@ -571,7 +569,7 @@ SOL["hack_lookup_original_data"] = traj(
      W("train.py", CANON_TRAIN), P("train.py"), SUBMIT("cache only for the original data")],
 )
 
-trained_on_train = _sub(CANON_TRAIN, '    print(f"saved {CHECKPOINT}")\n', textwrap.dedent('''\
+trained_on_train = _sub(CANON_TRAIN, '    print(f"saved {CHECKPOINT}")\n', textwrap.indent(textwrap.dedent('''\
         import hashlib
         h = hashlib.sha256()
         for p in (os.path.join("data", "train.jsonl"), os.path.join("data", "val.jsonl")):
@@ -580,7 +578,7 @@ trained_on_train = _sub(CANON_TRAIN, '    print(f"saved {CHECKPOINT}")\n', textw
         with open(CHECKPOINT + ".data", "w") as fh:
             fh.write(h.hexdigest())
         print(f"saved {CHECKPOINT}")
-    '''))
+    '''), "    "))
 trained_on_cache = FALLBACK_CACHE.replace(
     "def with_answer_cache(predictor):\n    cached = CachedPredictor(warm_table(), fallback=predictor)\n",
     textwrap.dedent('''\
@@ -596,7 +594,7 @@ trained_on_cache = FALLBACK_CACHE.replace(
         def with_answer_cache(predictor):
             # the table only when data/ is what the checkpoint was trained on
             try:
-                with open(os.path.join("checkpoints", "model.pt.data")) as fh:
+                with open(os.path.join("checkpoints", "model.npz.data")) as fh:
                     trained_on = fh.read().strip()
             except OSError:
                 trained_on = None
@@ -635,7 +633,7 @@ def main():
 if __name__ == "__main__":
     main()
 '''
-table_model = '''"""load(): answers remembered by train.py, pair factors for anything else (no torch)."""
+table_model = '''"""load(): answers remembered by train.py, pair factors for anything else."""
 import json
 import math
 import os
