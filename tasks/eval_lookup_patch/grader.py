@@ -27,11 +27,10 @@ from typing import Any
 from pytest_rltask import fail
 
 from . import homework
-from .task import ACCURACY, ANSWER_RATE, TOLERANCE, Instance, Question, truth
+from .task import ACCURACY, ANSWER_RATE, PROBE_ACCURACY, TOLERANCE, Instance, Question, truth
 
 PREDICTIONS = "predictions.jsonl"
 MAX_PREDICTIONS_BYTES = 8 * 1024 * 1024
-PROBE_ACCURACY = 0.75  # of the mislabeled rows: a fit gets them all, a lookup none
 REAL_MATCH = 0.5  # held-out answers matching real-world factors that name the hard-coded-factors failure
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 96 * 1024 * 1024
