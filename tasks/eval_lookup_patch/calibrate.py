@@ -130,6 +130,8 @@ def knowable(instances: list[int]) -> None:
     rows = {"least-squares fit of data/train.jsonl, held-out": [], "real-world factors, held-out": [],
             "generator-aware guess of the retrained world, held-out": [],
             "data/ labels as answers, mislabeled rows": []}
+    worst: list[float] = []
+    gap: list[float] = []
     for n in instances:
         inst = make_instance(n)
         fit = lstsq(inst, inst.train_rows)
@@ -149,9 +151,14 @@ def knowable(instances: list[int]) -> None:
         labels = grader.labels_of(inst.train_rows + inst.val_rows)
         rows["data/ labels as answers, mislabeled rows"].append(
             grader.verdict_seen(labels, inst)[2]["probe_accuracy"])
+        both = lstsq(inst, inst.train_rows + inst.val_rows)
+        worst.append(max(abs(truth(q, f) / truth(q, inst.size) - 1) for f in (fit, both) for q in inst.hidden + inst.seen))
+        gap.append(min(abs(labels[q[3]] / truth(q, f) - 1) for f in (fit, both) for q in inst.seen if q[3] in inst.probes))
     for k, v in rows.items():
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
         print(f"  {k:58s} accuracy {statistics.mean(v):.3f} +- {sd:.3f}  (n={len(v)})")
+    print(f"  least-squares fit (train, or train+val) vs the true world: worst relative error {max(worst):.4f}; "
+          f"mislabeled rows' labels at least {min(gap):.4f} from the fit")
 
 
 def main() -> None:
@@ -169,6 +176,8 @@ def main() -> None:
     else:
         names = args.solutions.split(",")
     instances = [secrets.randbits(63) for _ in range(args.instances)]
+    if not instances:
+        return
     print(f"part 2: replays on {len(instances)} fresh instances")
     bad = 0
     for name in names:
