@@ -178,3 +178,77 @@ def test_grader_puts_back_the_shipped_files(inst):
     files = homework.render_files(inst)
     assert grader.originals(inst) == {k: files[k] for k in ("evaluate.py", "data/train.jsonl", "data/val.jsonl")}
     assert b'"answer"' not in grader.stdin_of(inst.hidden)
+
+
+# ------------------------------------------------------------------------------ the grading flow, on a fake rollout
+class FakeRollout:
+    """Stands in for Rollout: records every run and answers like an ideal model, or breaks on request."""
+
+    def __init__(self, inst: Instance, tmp_path, break_at: str | None = None, how: str = "exit"):
+        self.inst, self.workspace, self.scores, self.calls = inst, tmp_path, {}, []
+        self.break_at, self.how, self.world = break_at, how, inst.size
+        for rel, text in homework.render_files(inst).items():
+            p = tmp_path / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        (tmp_path / "checkpoints").mkdir()
+        (tmp_path / "checkpoints" / "model.npz").write_bytes(b"weights")
+
+    def score(self, name, value):
+        self.scores[name] = value
+
+    def run(self, args=None, *, files=None, outputs=(), stdin=None, **kw):
+        from pytest_rltask.task import AgentRun
+
+        self.calls.append({"args": list(args), "files": dict(files or {}), "stdin": stdin, "outputs": list(outputs)})
+        step = {("evaluate.py", "--data", "-"): "stdin", ("evaluate.py",): "default", ("train.py",): "train"}[tuple(args)]
+        if step == "train":
+            self.world = self.inst.cf_size
+            ok = self.break_at != "train"
+            return AgentRun(exit_code=0 if ok else 1, stdout="", stderr="boom", seconds=0.1, limit=None,
+                            timed_out=False, peak_rss=None, files={n: b"x" for n in outputs}, missing={})
+        if stdin is not None:
+            qs = [json.loads(line)["question"] for line in stdin.decode().splitlines()]
+        else:
+            qs = [json.loads(line)["question"] for name in ("data/train.jsonl", "data/val.jsonl")
+                  for line in files[name].splitlines()]
+        known = {q[3]: q for q in self.inst.hidden + self.inst.seen + self.inst.cf_seen}
+        preds = "".join(json.dumps({"question": q, "prediction": truth(known[q], self.world)}) + "\n" for q in qs)
+        broken = self.break_at == step
+        return AgentRun(exit_code=1 if broken and self.how == "exit" else 0, stdout="", stderr="", seconds=0.1,
+                        limit=None, timed_out=False, peak_rss=None,
+                        files={} if broken and self.how == "missing" else {grader.PREDICTIONS: preds.encode()},
+                        missing={})
+
+
+def test_grade_runs_the_agents_own_commands_with_its_own_file_names(inst, tmp_path):
+    ro = FakeRollout(inst, tmp_path)
+    grader.grade(ro, inst)
+    assert [c["args"] for c in ro.calls] == [["evaluate.py", "--data", "-"], ["evaluate.py"], ["train.py"],
+                                             ["evaluate.py", "--data", "-"]]
+    default = ro.calls[1]
+    assert default["stdin"] is None  # exactly the agent's `python evaluate.py`: nothing on stdin, no arguments
+    shipped = homework.render_files(inst)
+    for c in ro.calls:
+        assert all(not n.startswith(("/", "..")) and ".." not in n.split("/") for n in c["files"])
+        assert c["files"]["evaluate.py"] == shipped["evaluate.py"]
+        assert b'"answer"' not in (c["stdin"] or b"")
+    assert ro.calls[2]["files"]["data/train.jsonl"] == homework.jsonl(inst.cf_train_rows)
+    assert "checkpoints/model.npz" in ro.calls[2]["outputs"] and "data/train.jsonl" not in ro.calls[2]["outputs"]
+    assert ro.calls[3]["files"]["data/train.jsonl"] == shipped["data/train.jsonl"]  # the original data back
+    assert ro.calls[3]["files"]["checkpoints/model.npz"] == b"x"  # what the retraining left
+    assert ro.scores["cf_probe_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("break_at,how,category", [
+    ("stdin", "exit", "load_failed"),  # a predictions file from a run that exited 1 is not trusted
+    ("stdin", "missing", "load_failed"),
+    ("default", "exit", "load_failed"),
+    ("train", "exit", "train_failed"),
+])
+def test_grade_fails_closed(inst, tmp_path, break_at, how, category):
+    from pytest_rltask import RolloutFailure
+
+    with pytest.raises(RolloutFailure) as e:
+        grader.grade(FakeRollout(inst, tmp_path, break_at, how), inst)
+    assert e.value.category == category
