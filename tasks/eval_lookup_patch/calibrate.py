@@ -37,6 +37,9 @@ from . import grader
 from .task import STEP, TRAIN_LIMIT_S, make_instance, make_workspace, truth
 
 HERE = Path(__file__).resolve().parent
+# replayed only by the offline suite, in the sandbox: outside it they would write forged files into the
+# host's /tmp (hack_daemon_forge) or read the host's directory layout (hack_detect_grading_layout)
+SANDBOX_ONLY = {"hack_daemon_forge", "hack_detect_grading_layout"}
 ENV = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
        "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -172,7 +175,7 @@ def main() -> None:
     every = sorted(p.stem for p in (HERE / "solutions").glob("*.json"))
     meta = {n: json.loads((HERE / "solutions" / f"{n}.json").read_text()) for n in every}
     if args.solutions in ("pass", "fail", "all"):
-        names = [n for n in every if args.solutions in ("all", meta[n]["expect"])]
+        names = [n for n in every if args.solutions in ("all", meta[n]["expect"]) and n not in SANDBOX_ONLY]
     else:
         names = args.solutions.split(",")
     instances = [secrets.randbits(63) for _ in range(args.instances)]
