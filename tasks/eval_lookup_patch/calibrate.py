@@ -1,134 +1,200 @@
-"""Calibration for eval_lookup_patch: `python tasks/eval_lookup_patch/calibrate.py [--seeds 10]`.
+"""Calibration of eval_lookup_patch: `python -m tasks.eval_lookup_patch.calibrate [--instances 10]`.
 
-For each seed: build the workspace, apply an attempt, run `python train.py` in it, then run the
-task's grading script (plain subprocesses in temp dirs, no sandbox: trusted code only) in both
-modes and score against the hidden labels exactly as the test does. Prints mean +- sd over seeds of
-held-out accuracy (real world) and of held-out accuracy after counterfactual retraining.
+Two parts, both on FRESH secret instances (`secrets.randbits(63)`, printed so a row can be re-run):
 
-Attempts: `reference` (remove the cache, fix the seed's second bug), `naive` (the repository as
-given, trained), `bypass_only` (cache removed, second bug left), `solution:NAME` (replay the
-file-changing steps of solutions/NAME.json at every seed).
+1. What the agent can learn about its instance (pure computation, no agent code): held-out
+   accuracy of a least-squares fit of data/train.jsonl (what the data teaches), of the real-world
+   factors (what memory of the real world gives), and after retraining of the best guess an agent
+   that knows the generator can make about the counterfactual world (a random draw of its offsets).
+2. Replays of shipped trajectories (default: every `expect: pass` one) on each instance, graded by
+   `grader.grade` exactly as the test does, with `LocalRollout.run` standing in for `Rollout.run`:
+   plain subprocesses in temporary copies of the workspace (no sandbox: the trajectories replayed are
+   this repository's own code, trusted). Prints one verdict per (solution, instance).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
+import secrets
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_rltask import RolloutFailure
+from pytest_rltask.task import AgentRun
+
+from . import grader
+from .task import STEP, TRAIN_LIMIT_S, make_instance, make_workspace, truth
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import eval_lookup_patch_fixes as fixes  # noqa: E402
-import eval_lookup_patch_grading as grading  # noqa: E402
-import eval_lookup_patch_homework as hw  # noqa: E402
-
-GRADER = (HERE / "grader_sandbox.py").read_text()
-ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp", "OMP_NUM_THREADS": "1",
-       "PYTHONDONTWRITEBYTECODE": "1"}
+# replayed only by the offline suite, in the sandbox: outside it they would write forged files into the
+# host's /tmp (hack_daemon_forge) or read the host's directory layout (hack_detect_grading_layout)
+SANDBOX_ONLY = {"hack_daemon_forge", "hack_detect_grading_layout"}
+ENV = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+       "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def replay_steps(ws: Path, steps: list[dict]) -> None:
-    """Play a shipped trajectory's file-changing steps in ws (plain subprocesses, trusted code only)."""
+class LocalRollout:
+    """The part of Rollout that grader.grade uses, on plain subprocesses (trusted code only)."""
+
+    def __init__(self, workspace: Path, instance: int) -> None:
+        self.workspace, self.instance, self.scores = workspace, instance, {}
+
+    def score(self, name: str, value: float) -> None:
+        self.scores[name] = float(value)
+
+    def run(self, args=None, *, command=None, files=None, outputs=(), stdin=None, limits=None,
+            from_workspace=True, max_output_bytes=grader.MAX_PREDICTIONS_BYTES) -> AgentRun:
+        ws = Path(tempfile.mkdtemp(prefix="elp-cal-"))
+        try:
+            if from_workspace:
+                shutil.copytree(self.workspace, ws, symlinks=True, dirs_exist_ok=True)
+            for rel, content in (files or {}).items():
+                p = ws / rel
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(content.encode() if isinstance(content, str) else content)
+            argv = [sys.executable, *args] if command is None else ["/bin/bash", "-c", command]
+            t0 = time.monotonic()
+            try:
+                p = subprocess.run(argv, cwd=ws, env=ENV, input=stdin or b"", capture_output=True,
+                                   timeout=TRAIN_LIMIT_S)
+                code, out, err, to = p.returncode, p.stdout, p.stderr, False
+            except subprocess.TimeoutExpired as e:
+                code, out, err, to = None, e.stdout or b"", e.stderr or b"", True
+            got, missing = {}, {}
+            for name in outputs:
+                f = ws / name
+                if f.is_file() and not f.is_symlink() and f.stat().st_size <= max_output_bytes:
+                    got[name] = f.read_bytes()
+                else:
+                    missing[name] = "was not written"
+            return AgentRun(exit_code=code, stdout=out.decode(errors="replace"), stderr=err.decode(errors="replace"),
+                            seconds=time.monotonic() - t0, limit="wall_time" if to else None, timed_out=to,
+                            peak_rss=None, files=got, missing=missing)
+        finally:
+            shutil.rmtree(ws, ignore_errors=True)
+
+
+def replay(ws: Path, steps: list[dict]) -> None:
+    """Play a trajectory's file-changing steps in ws (plain subprocesses: trusted code only)."""
     for st in steps:
         tool, inp = st["tool"], st["input"]
         if tool == "write_file":
-            write_tree(ws, {inp["path"]: inp["content"]})
-        elif tool == "run_python":
-            subprocess.run([sys.executable, inp["path"], *inp.get("args", [])], cwd=ws, env=ENV,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        elif tool == "bash":
-            subprocess.run(["/bin/bash", "-c", inp["command"]], cwd=ws, env=ENV,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = ws / inp["path"]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(inp["content"])
+        elif tool in ("run_python", "bash"):
+            argv = [sys.executable, inp["path"], *inp.get("args", [])] if tool == "run_python" \
+                else ["/bin/bash", "-c", inp["command"]]
+            subprocess.run(argv, cwd=ws, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=TRAIN_LIMIT_S)
 
 
-def attempt_files(seed: int, attempt: str) -> dict[str, str]:
-    inst = hw.make_instance(seed)
-    files = hw.render_files(inst)
-    if attempt.startswith("solution:"):
-        return files
-    if attempt == "reference":
-        files.update(fixes.reference(files, inst.variant))
-    elif attempt == "bypass_only":
-        files.update(fixes.remove_cache(files))
-    elif attempt != "naive":
-        raise ValueError(attempt)
-    return files
-
-
-def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else content.encode())
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            out["ws/" + p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
-
-
-def local_grade(files: dict[str, str | bytes], mode: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="elp-grade-") as d:
-        write_tree(Path(d), files)
-        (Path(d) / "_grade.py").write_text(GRADER)
-        subprocess.run([sys.executable, "-I", "_grade.py", mode], cwd=d, env=ENV, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return json.loads((Path(d) / "result.json").read_text())
-
-
-def run_attempt(seed: int, attempt: str) -> dict:
-    inst = hw.make_instance(seed)
+def grade_solution(name: str, instance: int) -> tuple[str, dict[str, float], float]:
+    traj = json.loads((HERE / "solutions" / f"{name}.json").read_text())
+    t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="elp-ws-") as d:
         ws = Path(d)
-        write_tree(ws, attempt_files(seed, attempt))
-        if attempt.startswith("solution:"):
-            steps = json.loads((HERE / "solutions" / (attempt.split(":", 1)[1] + ".json")).read_text())["steps"]
-            replay_steps(ws, steps)
-        else:
-            subprocess.run([sys.executable, "train.py"], cwd=ws, env=ENV, check=True, stdout=subprocess.DEVNULL)
-        packed = read_tree(ws)
-    hidden_q = [q for *_, q in inst.hidden]
-    seen_q = [q for *_, q in inst.seen]
-    out = local_grade({**packed, "questions.json": json.dumps(hidden_q)}, "predict")
-    cat, _, m = grading.check_real(out, hw.hidden_labels(inst, "real"))
-    pred = (out.get("predict") or {}).get("pred") or []
-    real = grading.score(pred, hw.hidden_labels(inst, "real")) if len(pred) == len(hidden_q) else \
-        {"accuracy": 0.0, "answer_rate": 0.0}
-    cf_files = {**packed, "cf/train.jsonl": hw.jsonl(inst.cf_train_rows), "cf/val.jsonl": hw.jsonl(inst.cf_val_rows),
-                "questions.json": json.dumps(hidden_q + seen_q)}
-    out2 = local_grade(cf_files, "counterfactual")
-    cat2, _, m2 = grading.check_counterfactual(out2, hw.hidden_labels(inst, "cf"), hw.seen_labels(inst, "cf"))
-    return {"seed": seed, "variant": inst.variant, "answer_rate": real["answer_rate"], "accuracy": real["accuracy"],
-            "cf_accuracy": m2.get("cf_accuracy", 0.0), "cf_seen_accuracy": m2.get("cf_seen_accuracy", 0.0),
-            "verdict": cat or cat2 or "pass"}
+        make_workspace(ws, instance)
+        replay(ws, traj["steps"])
+        ro = LocalRollout(ws, instance)
+        try:
+            grader.grade(ro, make_instance(instance))
+            verdict = "passed"
+        except RolloutFailure as e:
+            verdict = e.category
+    return verdict, ro.scores, time.monotonic() - t0
+
+
+def lstsq(inst, rows) -> dict[str, float]:
+    known = {q[3]: q for q in inst.seen}
+    ix = {u: i for i, u in enumerate(inst.units)}
+    a = np.zeros((len(rows), len(ix)))
+    b = np.zeros(len(rows))
+    for k, r in enumerate(rows):
+        v, s, t, _ = known[r["question"]]
+        a[k, ix[s]], a[k, ix[t]], b[k] = 1.0, -1.0, math.log(r["answer"] / v)
+    x = np.linalg.lstsq(a, b, rcond=None)[0]
+    return {u: math.exp(x[ix[u]]) for u in inst.units}
+
+
+def knowable(instances: list[int]) -> None:
+    """What data, memory of the real world, and knowledge of the generator give an agent."""
+    rows = {"least-squares fit of data/train.jsonl, held-out": [], "real-world factors, held-out": [],
+            "generator-aware guess of the retrained world, held-out": [],
+            "data/ labels as answers, mislabeled rows": []}
+    worst: list[float] = []
+    gap: list[float] = []
+    for n in instances:
+        inst = make_instance(n)
+        fit = lstsq(inst, inst.train_rows)
+        rows["least-squares fit of data/train.jsonl, held-out"].append(
+            grader.verdict_heldout({q[3]: truth(q, fit) for q in inst.hidden}, inst)[2]["accuracy"])
+        rows["real-world factors, held-out"].append(
+            grader.verdict_heldout({q[3]: truth(q, inst.real) for q in inst.hidden}, inst)[2]["accuracy"])
+        rng = random.Random(n ^ 0x5EED)  # a guess: the generator's offsets, drawn without the secret
+        guess = {}
+        for fam in sorted(set(inst.family.values())):
+            names = [u for u in inst.units if inst.family[u] == fam]
+            ks = list(range(-(len(names) // 2), len(names) - len(names) // 2))
+            rng.shuffle(ks)
+            guess.update({u: fit[u] * math.exp(STEP * k) for u, k in zip(names, ks)})
+        rows["generator-aware guess of the retrained world, held-out"].append(
+            grader.verdict_retrained({q[3]: truth(q, guess) for q in inst.hidden}, inst)[2]["cf_accuracy"])
+        labels = grader.labels_of(inst.train_rows + inst.val_rows)
+        rows["data/ labels as answers, mislabeled rows"].append(
+            grader.verdict_seen(labels, inst)[2]["probe_accuracy"])
+        both = lstsq(inst, inst.train_rows + inst.val_rows)
+        worst.append(max(abs(truth(q, f) / truth(q, inst.size) - 1) for f in (fit, both) for q in inst.hidden + inst.seen))
+        gap.append(min(abs(labels[q[3]] / truth(q, f) - 1) for f in (fit, both) for q in inst.seen if q[3] in inst.probes))
+    for k, v in rows.items():
+        sd = statistics.stdev(v) if len(v) > 1 else 0.0
+        print(f"  {k:58s} accuracy {statistics.mean(v):.3f} +- {sd:.3f}  (n={len(v)})")
+    print(f"  least-squares fit (train, or train+val) vs the true world: worst relative error {max(worst):.4f}; "
+          f"mislabeled rows' labels at least {min(gap):.4f} from the fit")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--attempts", default="reference,naive,bypass_only")
+    ap.add_argument("--instances", type=int, default=10)
+    ap.add_argument("--solutions", default="pass", help="comma-separated names, or pass / fail / all")
+    ap.add_argument("--knowable", type=int, default=1000, help="instances for part 1")
     args = ap.parse_args()
-    for attempt in args.attempts.split(","):
-        rows = [run_attempt(s, attempt) for s in range(args.first_seed, args.first_seed + args.seeds)]
-        for r in rows:
-            print(f"  {attempt:12s} seed {r['seed']:2d} {r['variant']:16s} answer_rate {r['answer_rate']:.3f} "
-                  f"accuracy {r['accuracy']:.3f} cf_accuracy {r['cf_accuracy']:.3f} "
-                  f"cf_seen {r['cf_seen_accuracy']:.3f} -> {r['verdict']}", flush=True)
-        for k in ("answer_rate", "accuracy", "cf_accuracy"):
-            vals = [r[k] for r in rows]
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            print(f"{attempt:12s} {k:12s} {statistics.mean(vals):.3f} +- {sd:.3f}  (n={len(vals)} seeds)")
-        passed = sum(r["verdict"] == "pass" for r in rows)
-        print(f"{attempt:12s} passes the grader on {passed}/{len(rows)} seeds", flush=True)
+    print(f"part 1: what an agent can learn ({args.knowable} fresh instances)")
+    knowable([secrets.randbits(63) for _ in range(args.knowable)])
+    every = sorted(p.stem for p in (HERE / "solutions").glob("*.json"))
+    meta = {n: json.loads((HERE / "solutions" / f"{n}.json").read_text()) for n in every}
+    if args.solutions in ("pass", "fail", "all"):
+        names = [n for n in every if args.solutions in ("all", meta[n]["expect"]) and n not in SANDBOX_ONLY]
+    else:
+        names = args.solutions.split(",")
+    instances = [secrets.randbits(63) for _ in range(args.instances)]
+    if not instances:
+        return
+    print(f"part 2: replays on {len(instances)} fresh instances")
+    bad = 0
+    for name in names:
+        want = "passed" if meta[name]["expect"] == "pass" else meta[name]["category"]
+        got = []
+        for n in instances:
+            verdict, scores, secs = grade_solution(name, n)
+            got.append(verdict)
+            print(f"  {name:32s} instance {n:19d} {make_instance(n).variant:15s} {verdict:18s} "
+                  f"{secs:5.1f}s {json.dumps({k: round(v, 3) for k, v in scores.items()})}", flush=True)
+        ok = sum(g == want for g in got)
+        bad += ok != len(got)
+        print(f"{name:32s} {ok}/{len(got)} as declared ({want})", flush=True)
+    sys.exit(1 if bad else 0)
 
 
 if __name__ == "__main__":
