@@ -556,6 +556,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record["judge"] = {"backend": s.judge, "model": s.judge_model_for(s.judge), "reason": str(exc)[:300]}
     if ro is not None and rep.outcome == "failed":
         rep.sections.append(("rltask transcript (tail)", ro.transcript.tail()))
+    if ro is not None and case.kind == "run" and outcome != "passed":
+        record["tail"] = ro.transcript.tail(n=6, width=160)[-3000:]  # for the summary's block per run
+    if (case.kind == "run" and rep.when == "setup" and rep.outcome == "failed"
+            and item.config.getoption("tbstyle", "auto") not in ("long", "native")):
+        # the harness, the API or the sandbox could not start this run: say what and how to fix it,
+        # without the frames of pytest, contextlib and this plugin (--tb=long shows them)
+        rep.longrepr = f"rltask error [{category}] {message}"
     if case.kind == "run" and rep.when == "call" and outcome == "failed" and rep.outcome == "failed":
         # the model's failure is a measurement, not a broken test: pytest shows it as xfailed, so
         # its final line, junitxml and the exit status agree (the gate speaks for the task)
@@ -761,7 +768,31 @@ class _ControllerHooks:
                 data["tasks"][tid]["cost"] = c
         return costs
 
+    def _failure_blocks(self, verbosity: int, limit: int = 20) -> list[str]:
+        """One short block per run that did not pass: what, why, the transcript's tail and path."""
+        bad = [(n, r) for n, r in sorted(self.collector.results.items())
+               if r.get("outcome") in ("failed", "error") and r.get("skipped") != "early_stop"]
+        lines: list[str] = []
+        for nodeid, r in bad[:limit]:
+            cat = r.get("category") or "-"
+            lines.append(f"{r.get('outcome', '?').upper()} {nodeid}  [{cat}] {(r.get('message') or '')[:200]}")
+            tail = [ln for ln in str(r.get("tail") or "").splitlines() if not ln.startswith("(full transcript")]
+            lines += ["    " + ln for ln in tail[-(12 if verbosity > 0 else 6):]]
+            if r.get("transcript"):
+                lines.append(f"    transcript: {r['transcript']}")
+        if len(bad) > limit:
+            lines.append(f"... {len(bad) - limit} more; every run is in the JSON report (--rl-report) and "
+                         "the HTML report (--rl-html)")
+        return lines
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        verbosity = self.config.getoption("verbose", 0)
+        if self.lines and verbosity >= 0:
+            blocks = self._failure_blocks(verbosity)
+            if blocks:
+                terminalreporter.section("rltask runs that did not pass")
+                for line in blocks:
+                    terminalreporter.write_line(line)
         if self.judge_lines:
             terminalreporter.section("rltask judge")
             for line in self.judge_lines:
