@@ -377,46 +377,60 @@ def play(
     max_tokens: int,
     time_limit: float,
 ) -> Rollout:
-    """Fill a workspace, run the agent to its end in the sandbox, return the Rollout."""
+    """Fill a workspace, run the agent to its end in the sandbox, return the Rollout.
+
+    The workspace belongs to the returned Rollout (the rollout fixture removes it); if anything
+    fails before that (the task's files, the sandbox, the agent), it is removed here.
+    """
     t0 = time.monotonic()
     ws = Path(tempfile.mkdtemp(prefix="rltask-ws-"))
-    if task.files is not None:
-        task.files(ws, instance)
-    for junk in (".git",):
-        if (ws / junk).exists():
-            raise RuntimeError(f"task workspace must not contain {junk}")
-    sb: Sandbox = sandboxes.create(ws, task.limits, isolation)
-    give_tree(ws, getattr(sb, "owner", None))
-    ep = Episode(
-        prompt=task.prompt_for(seed),
-        system=task.system,
-        tools=select(list(task.tools)),
-        sandbox=sb,
-        transcript=transcript,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        tool_timeout=task.limits.wall_s,
-    )
-    transcript.event("prompt", system=task.system, prompt=ep.prompt, tools=[t["name"] for t in ep.tool_specs()])
-
-    async def drive() -> None:
-        try:
-            await asyncio.wait_for(agent.run(ep), timeout=time_limit)
-        except asyncio.TimeoutError:
-            ep.finish("timeout")
-        finally:
-            await agent.aclose()
-
+    sb: Sandbox | None = None
     try:
-        asyncio.run(drive())
-    except AgentError as e:
-        transcript.event("error", kind="agent", message=str(e))
-        sb.close()
-        raise
+        if task.files is not None:
+            task.files(ws, instance)
+        for junk in (".git",):
+            if (ws / junk).exists():
+                raise RuntimeError(f"task workspace must not contain {junk}")
+        options = {}
+        if isolation == "docker" and getattr(task, "image", None):
+            options["image"] = task.image  # a task's own image (its system packages)
+        sb = sandboxes.create(ws, task.limits, isolation, **options)
+        give_tree(ws, getattr(sb, "owner", None))
+        ep = Episode(
+            prompt=task.prompt_for(seed),
+            system=task.system,
+            tools=select(list(task.tools)),
+            sandbox=sb,
+            transcript=transcript,
+            max_steps=max_steps,
+            max_tokens=max_tokens,
+            tool_timeout=task.limits.wall_s,
+        )
+        transcript.event("prompt", system=task.system, prompt=ep.prompt, tools=[t["name"] for t in ep.tool_specs()])
+
+        async def drive() -> None:
+            try:
+                await asyncio.wait_for(agent.run(ep), timeout=time_limit)
+            except asyncio.TimeoutError:
+                ep.finish("timeout")
+            finally:
+                await agent.aclose()
+
+        try:
+            asyncio.run(drive())
+        except AgentError as e:
+            transcript.event("error", kind="agent", message=str(e))
+            raise
+        finally:
+            sb.close()
     except BaseException:
-        sb.close()
+        if sb is not None:
+            try:
+                sb.close()  # idempotent; here for a failure between create() and the agent's run
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+        shutil.rmtree(ws, ignore_errors=True)  # an errored run leaves no workspace behind
         raise
-    sb.close()
     if not ep.done:
         ep.finish("no_submission")
     return Rollout(

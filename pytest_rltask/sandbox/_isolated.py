@@ -11,6 +11,16 @@ any process still running as it. Distinct uids mean RLIMIT_NPROC is per sandbox,
 signal or ptrace another one's processes, and the "kill everything running as the uid" sweep after
 each exec never hits a neighbour. The workspace is chowned to the uid and made 0700.
 
+Rootless mode (bubblewrap only)
+-------------------------------
+Run by an unprivileged user, the bubblewrap backend cannot switch uids. It runs agent code as the
+harness's own uid inside a new user namespace (``--unshare-user --disable-userns``): the same
+mounts, namespaces, rlimits, seccomp filter and no_new_privs, no capabilities, no uid switch and no
+chown. The post-exec sweep then cannot go by uid (that is the harness's own); it goes by the
+sandbox's pid namespace instead: bwrap reports that namespace's init (``child-pid``) and inode, and
+``exec`` returns only once that init is gone, which the kernel allows only after every other
+process of the namespace has been reaped.
+
 Exec
 ----
 The command runs with stdout/stderr going to unlinked temporary files in a root-only folder (never
@@ -39,6 +49,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from .base import ExecResult, Limits, Sandbox, SandboxError, environ_for_sandbox
 
@@ -79,6 +90,69 @@ def _sweep_uid(uid: int) -> list[int]:
                 continue
             found.append(int(name))
     return found
+
+
+def _ns_link(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _sweep_pidns(inode: int) -> list[int]:
+    """Host pids of live (non-zombie) processes in the pid namespace with this inode."""
+    want = f"pid:[{inode}]"
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and _ns_link(int(name)) == want and not _is_zombie(int(name)):
+            found.append(int(name))
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return True
+    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] in (b"Z", b"X")
+
+
+def kill_pidns(init_pid: int, inode: int, patience: float = 5.0) -> None:
+    """SIGKILL the init of a sandbox's pid namespace and wait until it is gone (or a zombie).
+
+    The kernel lets a namespace's init finish exiting only after every other process of the
+    namespace has been reaped, so once it is gone nothing of the sandbox runs any more. A pid
+    that now belongs to another namespace is a reused pid: our init is already gone.
+    """
+    want = f"pid:[{inode}]"
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    while _ns_link(init_pid) == want and not _is_zombie(init_pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(init_pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the sandbox's pid namespace (init {init_pid}) survived SIGKILL")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    left = _sweep_pidns(inode)
+    if left:  # an init that is gone leaves none behind; anything here is a kernel surprise
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        raise SandboxError(f"processes of a dead sandbox pid namespace were still alive: {left}")
+
+
+def _pidns_of(status: bytes) -> tuple[int, int] | None:
+    """(child-pid, pid-namespace inode) from bwrap's --json-status-fd output, if it got that far."""
+    import json
+
+    for line in status.decode(errors="replace").splitlines():
+        with contextlib.suppress(ValueError, TypeError):
+            doc = json.loads(line)
+            if isinstance(doc, dict) and "child-pid" in doc and "pid-namespace" in doc:
+                return int(doc["child-pid"]), int(doc["pid-namespace"])
+    return None
 
 
 def kill_uid(uid: int, patience: float = 5.0) -> int:
@@ -174,8 +248,12 @@ def read_capped(fh, cap: int) -> tuple[str, bool]:
 
 
 def rlimits(lim: Limits) -> dict[str, tuple[int, int]]:
+    """The rlimits of agent processes; never above this process's own hard limits unless root
+    (an unprivileged user cannot raise them, and prlimit would fail)."""
+    import resource
+
     cpu = max(1, math.ceil(lim.cpu_s))
-    return {
+    want = {
         "RLIMIT_AS": (lim.address_space, lim.address_space),
         "RLIMIT_CPU": (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
         "RLIMIT_NPROC": (lim.nproc, lim.nproc),
@@ -183,6 +261,16 @@ def rlimits(lim: Limits) -> dict[str, tuple[int, int]]:
         "RLIMIT_NOFILE": (lim.open_files, lim.open_files),
         "RLIMIT_CORE": (0, 0),
     }
+    if os.geteuid() == 0:
+        return want
+    out = {}
+    for name, (soft, hard) in want.items():
+        cur = resource.getrlimit(getattr(resource, name))[1]
+        if cur != resource.RLIM_INFINITY:
+            hard = min(hard, cur)
+            soft = min(soft, hard)
+        out[name] = (soft, hard)
+    return out
 
 
 def _python_roots() -> list[str]:
@@ -260,7 +348,8 @@ class FsPlan:
     of the host's /etc is there.
     """
 
-    def __init__(self, private: Path, uid: int, extra_ro: list[str]) -> None:
+    def __init__(self, private: Path, uid: int, extra_ro: list[str], gid: int | None = None) -> None:
+        gid = uid if gid is None else gid
         self.top_links: list[tuple[str, str]] = []  # (name at /, target)
         self.ro: list[tuple[str, str]] = [("/usr", "/usr")]  # (host path, sandbox path)
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -273,9 +362,9 @@ class FsPlan:
         self.ro.append((etc, "/etc"))
         for name, text in (
             ("passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                       f"agent:x:{uid}:{uid}:agent:/tmp:/bin/bash\n"
+                       f"agent:x:{uid}:{gid}:agent:/tmp:/bin/bash\n"
                        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-            ("group", f"root:x:0:\nagent:x:{uid}:\nnogroup:x:65534:\n"),
+            ("group", f"root:x:0:\nagent:x:{gid}:\nnogroup:x:65534:\n"),
         ):
             path = private / name
             path.write_text(text)
@@ -306,27 +395,50 @@ class IsolatedSandbox(Sandbox):
     """Base of the namespace backends. Subclasses build the launcher command."""
 
     workdir_path = WORKDIR
+    supports_rootless: ClassVar[bool] = False  # may run for a non-root user (in a user namespace)
 
     def __init__(self, workspace: Path, limits: Limits | None = None, *, extra_ro: list[str] | tuple = ()) -> None:
         super().__init__(workspace, limits)
-        if os.geteuid() != 0:
+        self.rootless = os.geteuid() != 0
+        if self.rootless and not self.supports_rootless:
             raise SandboxError(f"{self.isolation} sandbox needs root (to switch to a sandbox uid)")
         self._closed = False
         self._private = None
         self._exec_lock = threading.Lock()
-        self.uid, self._lock_fd = allocate_uid()
-        self.owner = (self.uid, self.uid)
+        self._pidns: tuple[int, int] | None = None  # (init pid on the host, pid-namespace inode)
+        if self.rootless:
+            self.uid, self.gid, self._lock_fd = os.getuid(), os.getgid(), -1
+            self.owner = None  # agent code runs as the harness's uid: nothing to chown
+        else:
+            self.uid, self._lock_fd = allocate_uid()
+            self.gid = self.uid
+            self.owner = (self.uid, self.uid)
         try:
             self._private = Path(tempfile.mkdtemp(prefix=f"rltask-sbx-{self.uid}-"))
             os.chmod(self._private, 0o700)
             self.workspace = Path(workspace).resolve()
             self.workspace.mkdir(parents=True, exist_ok=True)
-            chown_tree(self.workspace, self.uid, self.uid)
+            if not self.rootless:
+                chown_tree(self.workspace, self.uid, self.uid)
             os.chmod(self.workspace, 0o700)
-            self.plan = FsPlan(self._private, self.uid, list(extra_ro))
+            self.plan = FsPlan(self._private, self.uid, list(extra_ro), self.gid)
         except BaseException:
             self.close()
             raise
+
+    def leftovers(self) -> list[int]:
+        """Host pids of processes this sandbox started that are still alive (should be [])."""
+        if not self.rootless:
+            return _sweep_uid(self.uid)
+        return _sweep_pidns(self._pidns[1]) if self._pidns else []
+
+    def _reap(self) -> None:
+        """After the launcher is gone: make sure no process of the exec survives."""
+        if not self.rootless:
+            kill_uid(self.uid)
+            return
+        if self._pidns is not None:
+            kill_pidns(*self._pidns)
 
     @property
     def workdir(self) -> str:
@@ -366,11 +478,12 @@ class IsolatedSandbox(Sandbox):
                 sin = subprocess.DEVNULL
             peak = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             self._peak_fd = peak.fileno()
+            self._exec_env = full_env
             cmd, fds = self._command(list(argv), status.fileno(), stack)
             t0 = time.monotonic()
             try:
                 proc = subprocess.Popen(
-                    cmd, stdin=sin, stdout=out, stderr=err, env=full_env, pass_fds=fds,
+                    cmd, stdin=sin, stdout=out, stderr=err, env=self._launcher_env(full_env), pass_fds=fds,
                     cwd="/", start_new_session=True,
                 )
             except OSError as e:
@@ -383,7 +496,9 @@ class IsolatedSandbox(Sandbox):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(proc.pid, signal.SIGKILL)
                     proc.wait()
-                kill_uid(self.uid)
+                status.seek(0)
+                self._pidns = _pidns_of(status.read(65536))
+                self._reap()
             duration = time.monotonic() - t0
             sizes = (os.fstat(out.fileno()).st_size, os.fstat(err.fileno()).st_size)
             stdout, t_out = read_capped(out, lim.output)
@@ -464,6 +579,11 @@ class IsolatedSandbox(Sandbox):
                 os.close(pidfd)
         return reason
 
+    def _launcher_env(self, sandbox_env: dict[str, str]) -> dict[str, str]:
+        """The launcher's own environment: the sandbox's (nothing inherited), unless a backend's
+        launcher is a client that needs its own settings (docker: DOCKER_HOST...)."""
+        return sandbox_env
+
     # -- helpers for subclasses ---------------------------------------------------------------
     def _setpriv(self) -> list[str]:
         return [
@@ -488,12 +608,16 @@ class IsolatedSandbox(Sandbox):
             return
         self._closed = True
         try:
-            kill_uid(self.uid)
+            if not getattr(self, "rootless", False):
+                kill_uid(self.uid)
+            elif self._pidns is not None:
+                kill_pidns(*self._pidns)
         finally:
             if getattr(self, "_private", None) is not None:
                 shutil.rmtree(self._private, ignore_errors=True)
             self._lock_fd = None
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -518,8 +642,9 @@ def probe(cls: type[IsolatedSandbox]) -> str | None:
         with tempfile.TemporaryDirectory(prefix="rltask-probe-") as d:
             with cls(Path(d) / "ws", Limits(wall_s=30)) as sb:
                 res = sb.exec([sb.python_executable(), "-I", "-c", "import sys; print(sys.prefix)"])
-        if res.exit_code != 0 or res.stdout.strip() != sys.prefix:
-            return (f"trial run failed (exit {res.exit_code}, prefix {res.stdout.strip()!r} "
+        got = res.stdout.strip()
+        if res.exit_code != 0 or os.path.realpath(got or "/nonexistent") != os.path.realpath(sys.prefix):
+            return (f"trial run of {sb.python_executable()} failed (exit {res.exit_code}, prefix {got!r} "
                     f"instead of {sys.prefix!r}): {res.stderr.strip()[:300]}")
     except (SandboxError, OSError) as e:
         return f"trial run failed: {e}"

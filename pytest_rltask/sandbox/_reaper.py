@@ -1,6 +1,9 @@
 """Trusted peak-memory witness inside a sandbox: ``python -I -S -c SOURCE FD -- ARGV``.
 
-It runs before the uid switch (so agent processes can neither signal nor trace it), makes itself
+As root it runs before the uid switch (so agent processes can neither signal nor trace it);
+rootless it runs as the agent's uid, as the pid namespace's init (bwrap ``--as-pid-1``: the kernel
+drops signals sent to it from inside, SIGKILL included) and non-dumpable (no ptrace, no
+/proc/<pid>/fd or mem). It makes itself
 the child subreaper, runs ARGV, reaps every descendant that ends, and when ARGV's own process has
 exited writes one line ``peak <bytes>`` to FD: the kernel's resident-memory high-water mark of the
 largest process it reaped (``RUSAGE_CHILDREN``), or of any process still alive then (``VmHWM``).
@@ -13,6 +16,7 @@ import resource
 import sys
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 
 def hwm_of_live() -> int:
@@ -34,14 +38,32 @@ def hwm_of_live() -> int:
 def main() -> None:
     # sys.argv is ['-c', FD, '--', *ARGV]: the source travels on the command line because the
     # package's own folder is not mounted in the sandbox
-    fd = int(sys.argv[1])
+    # FD: an inherited descriptor (bubblewrap); /PATH: a file in a folder only root may enter
+    # (docker: an anonymous volume the harness copies out once the container has stopped)
+    where = sys.argv[1]
     argv = sys.argv[3:]
+    if where.startswith("/"):
+        os.makedirs(os.path.dirname(where), exist_ok=True)
+        os.chmod(os.path.dirname(where), 0o700)
+        fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    else:
+        fd = int(where)
     os.set_inheritable(fd, False)
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # rootless, agent code has our uid: non-dumpable, it cannot ptrace us or open /proc/<us>/fd
+    # (execve makes the agent's own processes dumpable again)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    # as a pid namespace's init (bwrap --as-pid-1) the kernel drops signals from inside that we
+    # have no handler for: keep none (Python's own SIGINT handler would let agent code stop us)
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
     pid = os.fork()
     if pid == 0:
         try:
-            os.execv(argv[0], argv)
+            os.execvp(argv[0], argv)  # docker images: prlimit by PATH
         finally:
             os._exit(127)
     status = 0
@@ -56,18 +78,14 @@ def main() -> None:
             status = st
             break
     peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, hwm_of_live())
+    # bwrap's own convention for "killed by signal N" (an init cannot kill itself with it)
+    code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else (
+        os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
     try:
-        os.write(fd, f"peak {peak}\n".encode())
+        os.write(fd, f"peak {peak}\nexit {code}\n".encode())
     except OSError:
         pass
-    if os.WIFSIGNALED(status):
-        import signal
-
-        sig = os.WTERMSIG(status)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the workspace
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
+    os._exit(code)
 
 
 if __name__ == "__main__":
