@@ -182,7 +182,7 @@ def test_hidden_files_unreachable(make, tmp_path):
             pass
         print('LEAKS', leaks)
         print('FOUND', found)
-        print('ROOT', sorted(os.listdir('/root')))
+        print('ROOT', sorted(os.listdir('/root')) if os.path.isdir('/root') else [])
         print('REPO', os.path.exists({str(REPO / 'pytest_rltask')!r}), os.path.exists({str(REPO / 'tests')!r}))
     """)
     assert res.exit_code == 0, res.stderr
@@ -244,7 +244,7 @@ def test_no_privilege_escalation(sb):
         for f in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.chroot('/tmp')):
             try:
                 f(); out.append('allowed')
-            except (PermissionError, ProcessLookupError):
+            except OSError:  # EPERM; rootless, EINVAL: uid 0 is not mapped in the user namespace
                 out.append('denied')
         # pid 1 is the trusted witness: either not ours to signal, or (rootless, same uid) a
         # namespace init, for which the kernel drops the signal: this program goes on either way
@@ -458,7 +458,9 @@ def test_forged_success_lines_are_just_output(sb):
 
 
 # -- outliving the exec --------------------------------------------------------------------------------
-def test_sigterm_ignoring_sleeper_stops_at_wall_limit(sb):
+def test_sigterm_ignoring_sleeper_stops_at_wall_limit(sb, isolation):
+    # docker's wall time includes starting the container (1-2 s on this loaded machine)
+    wall = 5.0 if isolation == "docker" else 1.0
     t0 = time.monotonic()
     res = run(sb, """
         import signal, time
@@ -466,10 +468,10 @@ def test_sigterm_ignoring_sleeper_stops_at_wall_limit(sb):
             signal.signal(s, signal.SIG_IGN)
         print('sleeping', flush=True)
         time.sleep(1000)
-    """, timeout=1.0)
+    """, timeout=wall)
     took = time.monotonic() - t0
     assert res.timed_out and res.limit == "wall_time" and res.stdout == "sleeping\n"
-    assert 0.95 <= took < 6
+    assert wall - 0.05 <= took < wall + 5
 
 
 def test_daemons_die_when_exec_returns(sb):

@@ -99,48 +99,50 @@ def _ns_link(pid: int) -> str | None:
         return None
 
 
-def _sweep_pidns(inode: int) -> list[int]:
-    """Host pids of live (non-zombie) processes in the pid namespace with this inode."""
-    want = f"pid:[{inode}]"
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and _ns_link(int(name)) == want and not _is_zombie(int(name)):
-            found.append(int(name))
-    return found
-
-
-def _is_zombie(pid: int) -> bool:
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of a process, None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
-        return True
-    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] in (b"Z", b"X")
+        return None
+    rest = data[data.rfind(b")") + 2 :].split()
+    return rest[0].decode(), int(rest[19])
 
 
-def kill_pidns(init_pid: int, inode: int, patience: float = 5.0) -> None:
-    """SIGKILL the init of a sandbox's pid namespace and wait until it is gone (or a zombie).
+def _sweep_pidns(inode: int, since: int = 0) -> list[int]:
+    """Host pids of live processes in the pid namespace with this inode that started at or after
+    ``since`` (clock ticks): a later namespace that got the same inode number is not ours."""
+    want = f"pid:[{inode}]"
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or _ns_link(int(name)) != want:
+            continue
+        st = _proc_stat(int(name))
+        if st is not None and st[0] not in ("Z", "X") and st[1] >= since:
+            found.append(int(name))
+    return found
+
+
+def kill_pidns(init_pid: int, since: int, patience: float = 5.0) -> None:
+    """SIGKILL the init of a sandbox's pid namespace and wait until it is a zombie or gone.
 
     The kernel lets a namespace's init finish exiting only after every other process of the
-    namespace has been reaped, so once it is gone nothing of the sandbox runs any more. A pid
-    that now belongs to another namespace is a reused pid: our init is already gone.
+    namespace has been reaped, so then nothing of the sandbox runs any more. ``since`` is the
+    launcher's start time (clock ticks): a process with that pid that started earlier is not ours.
     """
-    want = f"pid:[{inode}]"
     deadline = time.monotonic() + patience
     delay = 0.001
-    while _ns_link(init_pid) == want and not _is_zombie(init_pid):
+    while True:
+        st = _proc_stat(init_pid)
+        if st is None or st[0] in ("Z", "X") or st[1] < since:
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(init_pid, signal.SIGKILL)
         if time.monotonic() > deadline:
             raise SandboxError(f"the sandbox's pid namespace (init {init_pid}) survived SIGKILL")
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-    left = _sweep_pidns(inode)
-    if left:  # an init that is gone leaves none behind; anything here is a kernel surprise
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        raise SandboxError(f"processes of a dead sandbox pid namespace were still alive: {left}")
 
 
 def _pidns_of(status: bytes) -> tuple[int, int] | None:
@@ -406,6 +408,7 @@ class IsolatedSandbox(Sandbox):
         self._private = None
         self._exec_lock = threading.Lock()
         self._pidns: tuple[int, int] | None = None  # (init pid on the host, pid-namespace inode)
+        self._since = 0  # start time (clock ticks) of the last exec's launcher
         if self.rootless:
             self.uid, self.gid, self._lock_fd = os.getuid(), os.getgid(), -1
             self.owner = None  # agent code runs as the harness's uid: nothing to chown
@@ -430,7 +433,7 @@ class IsolatedSandbox(Sandbox):
         """Host pids of processes this sandbox started that are still alive (should be [])."""
         if not self.rootless:
             return _sweep_uid(self.uid)
-        return _sweep_pidns(self._pidns[1]) if self._pidns else []
+        return _sweep_pidns(self._pidns[1], self._since) if self._pidns else []
 
     def _reap(self) -> None:
         """After the launcher is gone: make sure no process of the exec survives."""
@@ -438,7 +441,7 @@ class IsolatedSandbox(Sandbox):
             kill_uid(self.uid)
             return
         if self._pidns is not None:
-            kill_pidns(*self._pidns)
+            kill_pidns(self._pidns[0], self._since)
 
     @property
     def workdir(self) -> str:
@@ -488,6 +491,8 @@ class IsolatedSandbox(Sandbox):
                 )
             except OSError as e:
                 raise SandboxError(f"cannot start the {self.isolation} launcher: {e}") from e
+            st = _proc_stat(proc.pid)
+            self._since = st[1] if st else 0
             reason = None
             try:
                 reason = self._watch(proc, t0 + wall, out, err)
@@ -611,7 +616,7 @@ class IsolatedSandbox(Sandbox):
             if not getattr(self, "rootless", False):
                 kill_uid(self.uid)
             elif self._pidns is not None:
-                kill_pidns(*self._pidns)
+                kill_pidns(self._pidns[0], self._since)
         finally:
             if getattr(self, "_private", None) is not None:
                 shutil.rmtree(self._private, ignore_errors=True)

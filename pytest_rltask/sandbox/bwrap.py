@@ -126,6 +126,7 @@ class BwrapSandbox(IsolatedSandbox):
         for src, dst in plan.ro:
             a += ["--ro-bind", src, dst]
         a += ["--bind", str(self.workspace), self.workdir, "--chdir", self.workdir]
+        a += ["--remount-ro", "/"]  # rootless, the root tmpfs would be the agent's to write
         self._base = a
         return a
 
