@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 TASK = '''
 from pytest_rltask import Task
 
-TASK = Task(prompt="run code", tools=["run_python", "submit_answer"], max_steps=4)
+TASK = Task(prompt="run code", tools=["write_file", "run_python", "submit_answer"], max_steps=4)
 
 def test_code(rollout):
     assert rollout.answer == "ok"
@@ -26,7 +26,8 @@ def test_code(rollout):
 # a replayed solution that writes a file where only an unsandboxed run could: the host's /tmp
 TRAJ = {
     "steps": [
-        {"tool": "run_python", "input": {"code": "open('/tmp/{marker}', 'w').write('escaped')"}},
+        {"tool": "write_file", "input": {"path": "x.py", "content": "open('/tmp/{marker}', 'w').write('escaped')"}},
+        {"tool": "run_python", "input": {"path": "x.py"}},
         {"tool": "submit_answer", "input": {"answer": "ok"}},
     ],
     "expect": "pass", "note": "writes a marker on the host when unsandboxed",

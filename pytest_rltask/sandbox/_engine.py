@@ -1,8 +1,8 @@
 """A private docker engine for the tests and the benchmark: started here, stopped at exit.
 
 ``dockerd`` (Debian's docker.io) runs with its own socket and exec root in a temporary folder and
-its image store in ``~/.cache/pytest-rltask/dockerd`` (outside /tmp, kept, so the host image is
-built once), with no bridge, no iptables and no forwarding: containers get network ``none`` only.
+its image store in ``~/.cache/pytest-rltask/dockerd-N`` (outside /tmp, kept, so the host image is
+built once per slot; one slot per concurrent process), with no bridge, no iptables and no forwarding: containers get network ``none`` only.
 ``engine()`` returns the reason it cannot run, or None with ``DOCKER_HOST`` pointing at it and the
 docker backend configured with an image built here by ``docker import`` (no registry).
 ``RLTASK_TEST_DOCKER_HOST`` uses an engine that already runs instead.
@@ -46,9 +46,25 @@ def _start() -> str | None:
         return "dockerd is not installed (apt-get install docker.io) and RLTASK_TEST_DOCKER_HOST is not set"
     if os.geteuid() != 0:
         return "starting dockerd needs root here (set RLTASK_TEST_DOCKER_HOST to an engine you may use)"
+    # one engine per process (xdist workers each start their own): slot N is held with a lock
+    import fcntl
+
+    cache = Path.home() / ".cache" / "pytest-rltask"
+    cache.mkdir(parents=True, exist_ok=True)
+    for slot in range(16):
+        fd = os.open(cache / f"dockerd-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _state["lock"] = fd
+        break
+    else:
+        return "all 16 engine slots in ~/.cache/pytest-rltask are in use"
+    data = cache / f"dockerd-{slot}"
+    data.mkdir(exist_ok=True)
     run = tempfile.mkdtemp(prefix="rltask-dockerd-")
-    data = Path.home() / ".cache" / "pytest-rltask" / "dockerd"
-    data.mkdir(parents=True, exist_ok=True)
     sock = f"unix://{run}/sock"
     log = open(os.path.join(run, "log"), "wb")
     proc = subprocess.Popen(
@@ -77,6 +93,7 @@ def _start() -> str | None:
 
 def stop() -> None:
     """Stop the engine started here (if any) and remove its run folder."""
+    _state.pop("why", None)
     proc = _state.pop("proc", None)
     if proc is not None and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -92,6 +109,9 @@ def stop() -> None:
     if run is not None:
         subprocess.run(["umount", "-R", "-l", f"{run}/exec"], capture_output=True)
         shutil.rmtree(run, ignore_errors=True)
+    lock = _state.pop("lock", None)
+    if lock is not None:
+        os.close(lock)
 
 
 def engine() -> str | None:

@@ -294,50 +294,93 @@ _etc_lock = threading.Lock()
 _etc_dir: str | None = None
 
 
-def etc_template() -> str:
-    """This process's copy of the host /etc entries sandboxes see (made once, removed at exit).
+def _etc_cache_root() -> Path | None:
+    """Where the /etc template is kept between runs: outside /tmp (xdist workers and killed runs
+    skip atexit, so a per-process copy in /tmp would be left behind)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    root = Path(base) / "pytest-rltask"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return root if os.access(root, os.W_OK | os.X_OK) else None
+    except OSError:
+        return None
 
-    Copies keep their modes, and anything the host does not let everyone read is dropped.
-    passwd and group are empty placeholders: each Sandbox binds its own over them.
+
+def _etc_key() -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"etc-template-v2")
+    for name in ETC_ENTRIES:
+        try:
+            st = os.lstat("/etc/" + name)
+            h.update(f"{name}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
+        except OSError:
+            h.update(f"{name}:-".encode())
+    return h.hexdigest()[:16]
+
+
+def _build_etc(top: str) -> None:
+    etc = Path(top) / "etc"
+    etc.mkdir()
+    for name in ETC_ENTRIES:
+        src, dst = "/etc/" + name, etc / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+            elif os.path.isdir(src):
+                shutil.copytree(src, dst, symlinks=True)
+            elif os.path.isfile(src):
+                shutil.copy2(src, dst)
+        except OSError:
+            continue  # unreadable or vanished: sandboxes do without it
+    for dirpath, dirnames, filenames in os.walk(etc):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            if not os.path.islink(p) and not os.stat(p).st_mode & 0o004:
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+    static = {
+        "passwd": "", "group": "",
+        "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n",
+        "hostname": "sandbox\n",
+    }
+    for name, text in static.items():
+        (etc / name).write_text(text)
+        (etc / name).chmod(0o644)
+    for d in (etc, etc / "ssl"):  # folders made here, not copied
+        if d.is_dir():
+            d.chmod(0o755)
+    os.chmod(top, 0o755)
+
+
+def etc_template() -> str:
+    """The host /etc entries sandboxes see, copied once (world-readable ones only).
+
+    Kept in ``~/.cache/pytest-rltask/etc-<key>`` (key: the entries' sizes and times), made
+    atomically and shared by every process; where no cache folder is writable, a per-process copy
+    in the temporary folder, removed at exit. passwd and group are empty placeholders: each Sandbox
+    binds its own over them.
     """
     global _etc_dir
     with _etc_lock:
         if _etc_dir is not None and os.path.isdir(_etc_dir):
             return _etc_dir
-        top = tempfile.mkdtemp(prefix="rltask-etc-")
-        atexit.register(shutil.rmtree, top, True)
-        etc = Path(top) / "etc"
-        etc.mkdir()
-        for name in ETC_ENTRIES:
-            src, dst = "/etc/" + name, etc / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
+        cache = _etc_cache_root()
+        if cache is None:
+            top = tempfile.mkdtemp(prefix="rltask-etc-")
+            atexit.register(shutil.rmtree, top, True)
+            _build_etc(top)
+            _etc_dir = os.path.join(top, "etc")
+            return _etc_dir
+        final = cache / f"etc-{_etc_key()}"
+        if not (final / "etc").is_dir():
+            tmp = tempfile.mkdtemp(prefix=".etc-", dir=cache)
             try:
-                if os.path.islink(src):
-                    os.symlink(os.readlink(src), dst)
-                elif os.path.isdir(src):
-                    shutil.copytree(src, dst, symlinks=True)
-                elif os.path.isfile(src):
-                    shutil.copy2(src, dst)
-            except OSError:
-                continue  # unreadable or vanished: sandboxes do without it
-        for dirpath, dirnames, filenames in os.walk(etc):
-            for n in dirnames + filenames:
-                p = os.path.join(dirpath, n)
-                if not os.path.islink(p) and not os.stat(p).st_mode & 0o004:
-                    shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
-        static = {
-            "passwd": "", "group": "",
-            "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n",
-            "hostname": "sandbox\n",
-        }
-        for name, text in static.items():
-            (etc / name).write_text(text)
-            (etc / name).chmod(0o644)
-        for d in (etc, etc / "ssl"):  # folders made here, not copied
-            if d.is_dir():
-                d.chmod(0o755)
-        os.chmod(top, 0o755)
-        _etc_dir = str(etc)
+                _build_etc(tmp)
+                os.rename(tmp, final)
+            except OSError:  # another process made it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        _etc_dir = str(final / "etc")
         return _etc_dir
 
 
