@@ -133,3 +133,10 @@ def test_interpreter_started_through_dotdot_path_still_sandboxes(tmp_path: Path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == detect(), out.stdout
     assert "/../" in out.stdout  # it really ran under the dotted name
+
+
+def test_auto_is_refused_only_when_no_backend_works() -> None:
+    from pytest_rltask.sandbox import refusal
+
+    assert (refusal("auto") is None) == (detect() != "none")
+    assert refusal("none") is None

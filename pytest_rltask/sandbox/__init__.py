@@ -51,7 +51,7 @@ def why_none(isolation: str = "auto") -> dict[str, str]:
 def refusal(isolation: str = "auto") -> str | None:
     """None if agent code can run sandboxed with ``isolation`` here, else the message that refuses it:
     every backend's real reason, and the fixes."""
-    if isolation == "none":
+    if isolation == "none" or (isolation == "auto" and detect() != "none"):
         return None
     reasons = why_none(isolation)
     if not reasons:

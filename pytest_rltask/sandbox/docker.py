@@ -15,8 +15,9 @@ Sandbox instance, ``allocate_uid``, when the harness is root; the harness's own 
 with no capabilities and no_new_privs. The engine adds its own limits: memory (``address_space``,
 no swap) and pids for the whole container, CPUs (``Limits.cpus``), a read-only root, network
 ``none`` (never the engine's bridge), docker's default seccomp profile. The witness writes its
-``peak``/``exit`` lines into an anonymous volume only root may enter; the harness copies them out
-(``docker cp``) once the container has stopped, then removes the container and its volume.
+``peak``/``exit`` lines into a folder only root may enter: as root with a local engine a bind
+mount of a root-only host folder (and ``--rm``); otherwise an anonymous volume that the harness
+copies out (``docker cp``) once the container has stopped, then removes with the container.
 
 Images: an image that holds its own Python names it with the label ``rltask.python`` (the
 interpreter's path inside; it needs ``prlimit`` and ``setpriv`` from util-linux too). An image
@@ -125,6 +126,8 @@ class DockerSandbox(IsolatedSandbox):
                                f"remote engine (DOCKER_HOST={os.environ.get('DOCKER_HOST')}) cannot mount; use an "
                                "image with its own Python (label rltask.python)")
         self._extra_ro = list(extra_ro)
+        # as root with a local engine the witness writes into a root-only host folder
+        self._local_witness = os.geteuid() == 0 and engine_is_local()
         self._names: list[str] = []
         self._witness = b""
         super().__init__(workspace, limits, extra_ro=())
@@ -181,8 +184,15 @@ class DockerSandbox(IsolatedSandbox):
             "--security-opt", "no-new-privileges", "--user", "0:0", "--log-driver", "none",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={lim.tmp},mode=1777", "--shm-size", str(lim.tmp),
             "--mount", f"type=bind,src={self.workspace},dst={self.workdir}", "-w", self.workdir,
-            "-v", WITNESS_DIR,
         ]
+        if self._local_witness:
+            # a root-only host folder (the private dir is root's, 0700): read after the run, no cp
+            wdir = self._private / "witness"
+            shutil.rmtree(wdir, ignore_errors=True)
+            wdir.mkdir(mode=0o700)
+            cmd += ["--rm", "--mount", f"type=bind,src={wdir},dst={WITNESS_DIR}"]
+        else:
+            cmd += ["-v", WITNESS_DIR]  # an anonymous volume, copied out once the container stopped
         if self.mount_python:
             for r in _python_roots() + [os.path.realpath(p) for p in self._extra_ro]:
                 cmd += ["--mount", f"type=bind,src={r},dst={r},readonly"]
@@ -202,6 +212,19 @@ class DockerSandbox(IsolatedSandbox):
         """Copy the witness's lines out of the stopped container, then remove it and its volume."""
         name = self._names[-1] if self._names else None
         if name is None:
+            return
+        if self._local_witness:
+            try:
+                self._witness = (self._private / "witness" / "w").read_bytes()[:4096]
+                os.pwrite(self._peak_fd, self._witness, 0)
+            except OSError:
+                self._witness = b""
+            if b"\nexit " in self._witness:  # the witness saw the end: --rm removes the container
+                self._names.remove(name)
+            else:  # stopped by the harness (or never started): remove it ourselves
+                self._remove(name)
+            if not self.rootless:
+                kill_uid(self.uid)
             return
         try:
             r = _docker("cp", f"{name}:{WITNESS_DIR}/w", "-", timeout=60)
@@ -223,8 +246,9 @@ class DockerSandbox(IsolatedSandbox):
         self._names.remove(name)
 
     def leftovers(self) -> list[int]:
-        r = _docker("ps", "-aq", "--filter", f"label=rltask.sandbox={id(self)}-{os.getpid()}", timeout=30)
-        alive = [1] * len(r.stdout.split())  # containers of this sandbox that still exist
+        # containers of this sandbox still running (a stopped one being removed by --rm runs nothing)
+        r = _docker("ps", "-q", "--filter", f"label=rltask.sandbox={id(self)}-{os.getpid()}", timeout=30)
+        alive = [1] * len(r.stdout.split())
         if not self.rootless and engine_is_local():
             alive += _sweep_uid(self.uid)
         return alive
