@@ -632,3 +632,30 @@ def test_signals_of_agent_code_are_reported(sb):
     assert res.exit_code == -signal.SIGTERM
     res = run(sb, "import os; os._exit(7)")
     assert res.exit_code == 7
+
+
+KEEPER = """
+import os, time
+pid = os.fork()
+if pid == 0:
+    x = bytearray(300 * 1024**2); x[::4096] = b"1" * len(x[::4096])
+    open("allocated", "w").close(); os._exit(0)
+time.sleep(60)  # never reaps its child: a zombie, with no VmHWM left to read
+"""
+
+
+def test_peak_rss_counts_a_child_nobody_waited_for(sb):
+    """A long-lived process keeps its 300 MiB child a zombie; the command exits before it."""
+    res = run(sb, f"""
+        import subprocess, sys, time
+        import os
+        subprocess.Popen([sys.executable, '-c', {KEEPER!r}], start_new_session=True)
+        for _ in range(300):
+            if os.path.exists('allocated'):
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)  # the child has exited: a zombie of the keeper
+        print('done')
+    """)
+    assert res.stdout.strip() == "done", res.stderr
+    assert res.peak_rss is not None and res.peak_rss >= 300 * MiB, res.peak_rss

@@ -77,7 +77,22 @@ def main() -> None:
         if got == pid:
             status = st
             break
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, hwm_of_live())
+    live = hwm_of_live()
+    # the command is over: end what it left (we are the namespace's init, so -1 is the namespace)
+    # and reap every zombie, so a child that a live process never waited for is counted too
+    if os.getpid() == 1:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, live)
     # bwrap's own convention for "killed by signal N" (an init cannot kill itself with it)
     code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else (
         os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
