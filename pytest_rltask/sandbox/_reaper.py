@@ -83,11 +83,13 @@ def main() -> None:
     if os.getpid() == 1:
         try:
             os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
+            block = 0  # all are dying: wait for each
+        except OSError:  # not allowed to signal them (no CAP_KILL): reap the zombies there are
+            block = os.WNOHANG
         while True:
             try:
-                os.waitpid(-1, 0)
+                if os.waitpid(-1, block) == (0, 0):
+                    break
             except ChildProcessError:
                 break
             except InterruptedError:

@@ -4,7 +4,7 @@ system packages, containers on another host through ``DOCKER_HOST``).
 Each exec runs::
 
     docker run --name rltask-... --network none --read-only --memory M --memory-swap M --cpus C
-        --pids-limit P --cap-drop ALL --cap-add SETUID,SETGID,SETPCAP --security-opt
+        --pids-limit P --cap-drop ALL --cap-add SETUID,SETGID,SETPCAP,KILL --security-opt
         no-new-privileges --user 0:0 --tmpfs /tmp --shm-size S --mount type=bind,src=WS,dst=/ws
         -w /ws -v /run/rltask -e K=V... IMAGE \\
       PY -I -S -c REAPER /run/rltask/w -- prlimit ... -- setpriv --reuid U ... -- ARGV
@@ -106,6 +106,23 @@ def image_labels(image: str) -> dict[str, str]:
     return _image_info[image]
 
 
+def _usr_python() -> list[str]:
+    """A system interpreter (Debian's /usr/bin/python3.11) is not in the host image: its binary
+    and standard library are mounted too (the bubblewrap backends get them with all of /usr)."""
+    v = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    chain, path = [], interpreter()
+    for _ in range(10):  # every link of venv/bin/python -> /usr/bin/python3 -> python3.11
+        if not os.path.islink(path):
+            break
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+        chain.append(os.path.normpath(path))
+    out = []
+    for path in [*chain, os.path.realpath(interpreter()), os.path.join(sys.base_prefix, "lib", v)]:
+        if path.startswith("/usr/") and os.path.exists(path) and path not in out:
+            out.append(path)
+    return out
+
+
 class DockerSandbox(IsolatedSandbox):
     isolation = "docker"
     supports_rootless = True  # a non-root harness with engine access runs agent code as its own uid
@@ -180,7 +197,10 @@ class DockerSandbox(IsolatedSandbox):
             "--network", "none", "--read-only", "--hostname", "sandbox", "--ipc", "private",
             "--memory", str(lim.address_space), "--memory-swap", str(lim.address_space),
             "--cpus", f"{min(cpus, float(os.cpu_count() or 1)):g}", "--pids-limit", str(lim.nproc + 16),
+            # the root witness keeps only what it needs: switching uid, dropping the bounding set,
+            # and killing what the command left (setpriv takes all of them from agent code)
             "--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID", "--cap-add", "SETPCAP",
+            "--cap-add", "KILL",
             "--security-opt", "no-new-privileges", "--user", "0:0", "--log-driver", "none",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={lim.tmp},mode=1777", "--shm-size", str(lim.tmp),
             "--mount", f"type=bind,src={self.workspace},dst={self.workdir}", "-w", self.workdir,
@@ -194,7 +214,7 @@ class DockerSandbox(IsolatedSandbox):
         else:
             cmd += ["-v", WITNESS_DIR]  # an anonymous volume, copied out once the container stopped
         if self.mount_python:
-            for r in _python_roots() + [os.path.realpath(p) for p in self._extra_ro]:
+            for r in _python_roots() + _usr_python() + [os.path.realpath(p) for p in self._extra_ro]:
                 cmd += ["--mount", f"type=bind,src={r},dst={r},readonly"]
             for n in ("passwd", "group"):
                 cmd += ["--mount", f"type=bind,src={self._private / n},dst=/etc/{n},readonly"]
