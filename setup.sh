@@ -10,8 +10,9 @@ if ! command -v bwrap >/dev/null 2>&1; then
   elif command -v sudo >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap
   else
-    echo "setup.sh: bubblewrap is missing and cannot be installed without root; the sandbox will" >&2
-    echo "          fall back to unshare (root only) or refuse live rollouts." >&2
+    echo "setup.sh: bubblewrap is missing and cannot be installed without root: ask for" >&2
+    echo "          'apt-get install bubblewrap'. Until a sandbox works every rollout is refused" >&2
+    echo "          (or use --rl-isolation docker --rl-image IMAGE)." >&2
   fi
 fi
 
@@ -23,4 +24,16 @@ else
   PIP="$VIRTUAL_ENV/bin/pip"
 fi
 "$PIP" install -q -r requirements.txt
+# say which sandbox agent code will get here, or why none works (never silently none)
+PYBIN=${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}
+PYBIN=${PYBIN:-.venv/bin/python}
+"$PYBIN" - <<'EOF' || true
+import os
+from pytest_rltask.sandbox import detect, refusal
+iso = detect()
+if iso == "none":
+    print("setup.sh: WARNING:", refusal("auto"))
+else:
+    print(f"setup.sh: sandbox: {iso}" + (" (rootless)" if iso == "bubblewrap" and os.geteuid() else ""))
+EOF
 echo "set-up done: run the tests with  .venv/bin/python -m pytest -m offline -n 2"

@@ -63,9 +63,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if s.isolation == "auto":
             from .sandbox import detect
 
-            config.stash[ISOLATION] = detect()
+            config.stash[ISOLATION] = detect()  # "none" here: every rollout is refused, with the reasons
         else:
             config.stash[ISOLATION] = s.isolation
+    if s.image:  # every process (xdist workers too) hands the image to the docker backend
+        from .sandbox import docker as _docker
+
+        _docker.configure(s.image)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "rltask-xdist")
 
@@ -294,12 +298,12 @@ def _rollout_args(item: pytest.Item) -> dict[str, Any]:
             instance, instance_source = int(traj.instance), "recorded"
         if traj is not None and is_recorded(traj) and traj.seed is not None:
             seed = int(traj.seed)
-    if agent_name in LIVE_AGENTS and isolation == "none" and not s.isolation_explicit:
-        raise AgentError(
-            "refusing a live rollout with no sandbox: install bubblewrap (apt-get install bubblewrap) "
-            "or run as root for the unshare fallback; to run agent code unisolated anyway, pass "
-            "--rl-isolation none explicitly"
-        )
+    if not (isolation == "none" and s.isolation_explicit):  # never unsandboxed by accident
+        from .sandbox import SandboxError, refusal
+
+        why = refusal(s.isolation if s.isolation != "none" else "auto")
+        if why is not None:  # live, replayed or shipped: agent-written code runs only in a sandbox
+            raise SandboxError(why)
     if "judge" in item.fixturenames and case.kind == "run":  # type: ignore[attr-defined]
         backend = _judge_backend(config)
         why = backend.unavailable()

@@ -65,7 +65,7 @@ def _agent(raw: str) -> str:
 
 
 def _isolation(raw: str) -> str:
-    known = ("auto", "bubblewrap", "unshare", "none")
+    known = ("auto", "bubblewrap", "unshare", "docker", "none")
     if raw not in known:
         raise pytest.UsageError(f"--rl-isolation takes one of {', '.join(known)}; got {raw!r}")
     return raw
@@ -110,7 +110,8 @@ OPTIONS: list[tuple[str, Callable[[str], Any], str | None, str]] = [
     ("report", _str, None, "write the JSON pass-rate report to this path"),
     ("transcripts", _str, ".rltask", "directory for per-run JSONL transcripts (default .rltask)"),
     ("min_runs", _positive_int("--rl-min-runs"), "10", "fewer completed (passed+failed) runs than this gives verdict not_measured (default 10)"),
-    ("isolation", _isolation, "auto", "sandbox: auto, bubblewrap, unshare, or none (no isolation: explicit opt-in only) (default auto)"),
+    ("isolation", _isolation, "auto", "sandbox: auto (bubblewrap, rootless for a non-root user; else unshare), bubblewrap, unshare, docker (needs --rl-image), or none (no isolation: explicit opt-in only) (default auto)"),
+    ("image", _str, None, "docker image for --rl-isolation docker (python -m pytest_rltask.sandbox.docker build TAG makes one from this host)"),
     ("max_retries", _positive_int("--rl-max-retries"), "4", "API retries (429/529/5xx) before a run is an error (default 4)"),
     ("judge", _judge, "anthropic", "LLM judge for graders that use the judge fixture: anthropic, openai (OpenAI-compatible endpoint) or none (default anthropic)"),
     ("early_stop", _on_off, None, "on or off: skip a task's remaining runs once its verdict is decided (default: on for live agents, off for replay)"),
@@ -166,6 +167,7 @@ class Settings:
         if self.early_stop is not None:
             return self.early_stop
         return self.agent in ("anthropic", "openai")
+    image: str | None = None  # docker image (--rl-image)
 
     def judge_model_for(self, backend: str) -> str | None:
         """The judge's model id; an OpenAI-compatible server picks its own unless told."""
@@ -275,6 +277,7 @@ def resolve(config: pytest.Config) -> Settings:
         early_stop=values["early_stop"],
         confidence=values["confidence"],
         resume=resume,
+        image=values["image"],
     )
     if s.prices is not None:
         from .cost import PriceTable

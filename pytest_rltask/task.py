@@ -222,7 +222,8 @@ class Rollout:
         t0 = time.monotonic()
         in_place = from_workspace
         ws = self.workspace if in_place else Path(tempfile.mkdtemp(prefix="rltask-ws-"))
-        owner = (self.lease[0], self.lease[0]) if self.lease is not None else None
+        # the files written here belong to the agent's uid (rootless: they are the harness's already)
+        owner = (self.lease[0], self.lease[0]) if self.lease is not None and self.lease[1] >= 0 else None
         try:
             for path in _write_files(ws, files):
                 _give_path(ws, path, owner)
@@ -231,7 +232,7 @@ class Rollout:
             before = {name: _stamp(ws / name) for name in outputs}
             lim = limits or self.task.limits
             options = {"lease": self.lease} if self.lease is not None else {}
-            sb = sandboxes.create(ws, lim, self.isolation, **options)
+            sb = sandboxes.create(ws, lim, self.isolation, **options, **_image_options(self.task, self.isolation))
             if self.lease is None:
                 give_tree(ws, getattr(sb, "owner", None))
             with sb, budget.cpu():
@@ -295,7 +296,8 @@ class Rollout:
         try:
             _write_files(ws, files)
             (ws / name).write_text(script)
-            sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation)
+            sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation,
+                                  **_image_options(self.task, self.isolation))
             give_tree(ws, getattr(sb, "owner", None))
             with sb, budget.cpu():
                 res = sb.python(["-I", name, *args])
@@ -364,6 +366,13 @@ def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[
     return written
 
 
+def _image_options(task: Task, isolation: str) -> dict[str, Any]:
+    """A task's own docker image (its system packages), for every sandbox of its rollouts."""
+    if isolation == "docker" and getattr(task, "image", None):
+        return {"image": task.image}
+    return {}
+
+
 def give_tree(root: Path, owner: tuple[int, int] | None) -> None:
     """chown a workspace tree to the sandbox's uid (no-op without a dedicated uid)."""
     if owner is None:
@@ -422,7 +431,7 @@ async def play_async(
             for junk in (".git",):
                 if (ws / junk).exists():
                     raise RuntimeError(f"task workspace must not contain {junk}")
-            box = sandboxes.create(ws, task.limits, isolation)
+            box = sandboxes.create(ws, task.limits, isolation, **_image_options(task, isolation))
             give_tree(ws, getattr(box, "owner", None))
             return box
 
@@ -452,7 +461,10 @@ async def play_async(
         await asyncio.to_thread(sb.close)
     except BaseException:
         if sb is not None:
-            sb.close()
+            try:
+                sb.close()  # idempotent; here for a failure between create() and the agent's run
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
         if lease is not None:
             from .sandbox._isolated import release_lease
 

@@ -11,6 +11,16 @@ any process still running as it. Distinct uids mean RLIMIT_NPROC is per sandbox,
 signal or ptrace another one's processes, and the "kill everything running as the uid" sweep after
 each exec never hits a neighbour. The workspace is chowned to the uid and made 0700.
 
+Rootless mode (bubblewrap only)
+-------------------------------
+Run by an unprivileged user, the bubblewrap backend cannot switch uids. It runs agent code as the
+harness's own uid inside a new user namespace (``--unshare-user --disable-userns``): the same
+mounts, namespaces, rlimits, seccomp filter and no_new_privs, no capabilities, no uid switch and no
+chown. The post-exec sweep then cannot go by uid (that is the harness's own); it goes by the
+sandbox's pid namespace instead: bwrap reports that namespace's init (``child-pid``) and inode, and
+``exec`` returns only once that init is gone, which the kernel allows only after every other
+process of the namespace has been reaped.
+
 Exec
 ----
 The command runs with stdout/stderr going to unlinked temporary files in a root-only folder (never
@@ -30,6 +40,7 @@ import fcntl
 import math
 import os
 import pwd
+import secrets
 import select
 import shutil
 import signal
@@ -39,6 +50,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from .base import ExecResult, Limits, Sandbox, SandboxError, environ_for_sandbox
 
@@ -79,6 +91,71 @@ def _sweep_uid(uid: int) -> list[int]:
                 continue
             found.append(int(name))
     return found
+
+
+def _ns_link(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of a process, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    rest = data[data.rfind(b")") + 2 :].split()
+    return rest[0].decode(), int(rest[19])
+
+
+def _sweep_pidns(inode: int, since: int = 0) -> list[int]:
+    """Host pids of live processes in the pid namespace with this inode that started at or after
+    ``since`` (clock ticks): a later namespace that got the same inode number is not ours."""
+    want = f"pid:[{inode}]"
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or _ns_link(int(name)) != want:
+            continue
+        st = _proc_stat(int(name))
+        if st is not None and st[0] not in ("Z", "X") and st[1] >= since:
+            found.append(int(name))
+    return found
+
+
+def kill_pidns(init_pid: int, since: int, patience: float = 5.0) -> None:
+    """SIGKILL the init of a sandbox's pid namespace and wait until it is a zombie or gone.
+
+    The kernel lets a namespace's init finish exiting only after every other process of the
+    namespace has been reaped, so then nothing of the sandbox runs any more. ``since`` is the
+    launcher's start time (clock ticks): a process with that pid that started earlier is not ours.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    while True:
+        st = _proc_stat(init_pid)
+        if st is None or st[0] in ("Z", "X") or st[1] < since:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(init_pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the sandbox's pid namespace (init {init_pid}) survived SIGKILL")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _pidns_of(status: bytes) -> tuple[int, int] | None:
+    """(child-pid, pid-namespace inode) from bwrap's --json-status-fd output, if it got that far."""
+    import json
+
+    for line in status.decode(errors="replace").splitlines():
+        with contextlib.suppress(ValueError, TypeError):
+            doc = json.loads(line)
+            if isinstance(doc, dict) and "child-pid" in doc and "pid-namespace" in doc:
+                return int(doc["child-pid"]), int(doc["pid-namespace"])
+    return None
 
 
 def kill_uid(uid: int, patience: float = 5.0) -> int:
@@ -174,8 +251,12 @@ def read_capped(fh, cap: int) -> tuple[str, bool]:
 
 
 def rlimits(lim: Limits) -> dict[str, tuple[int, int]]:
+    """The rlimits of agent processes; never above this process's own hard limits unless root
+    (an unprivileged user cannot raise them, and prlimit would fail)."""
+    import resource
+
     cpu = max(1, math.ceil(lim.cpu_s))
-    return {
+    want = {
         "RLIMIT_AS": (lim.address_space, lim.address_space),
         "RLIMIT_CPU": (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
         "RLIMIT_NPROC": (lim.nproc, lim.nproc),
@@ -183,6 +264,16 @@ def rlimits(lim: Limits) -> dict[str, tuple[int, int]]:
         "RLIMIT_NOFILE": (lim.open_files, lim.open_files),
         "RLIMIT_CORE": (0, 0),
     }
+    if os.geteuid() == 0:
+        return want
+    out = {}
+    for name, (soft, hard) in want.items():
+        cur = resource.getrlimit(getattr(resource, name))[1]
+        if cur != resource.RLIM_INFINITY:
+            hard = min(hard, cur)
+            soft = min(soft, hard)
+        out[name] = (soft, hard)
+    return out
 
 
 def _python_roots() -> list[str]:
@@ -204,50 +295,93 @@ _etc_lock = threading.Lock()
 _etc_dir: str | None = None
 
 
-def etc_template() -> str:
-    """This process's copy of the host /etc entries sandboxes see (made once, removed at exit).
+def _etc_cache_root() -> Path | None:
+    """Where the /etc template is kept between runs: outside /tmp (xdist workers and killed runs
+    skip atexit, so a per-process copy in /tmp would be left behind)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    root = Path(base) / "pytest-rltask"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return root if os.access(root, os.W_OK | os.X_OK) else None
+    except OSError:
+        return None
 
-    Copies keep their modes, and anything the host does not let everyone read is dropped.
-    passwd and group are empty placeholders: each Sandbox binds its own over them.
+
+def _etc_key() -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"etc-template-v2")
+    for name in ETC_ENTRIES:
+        try:
+            st = os.lstat("/etc/" + name)
+            h.update(f"{name}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
+        except OSError:
+            h.update(f"{name}:-".encode())
+    return h.hexdigest()[:16]
+
+
+def _build_etc(top: str) -> None:
+    etc = Path(top) / "etc"
+    etc.mkdir()
+    for name in ETC_ENTRIES:
+        src, dst = "/etc/" + name, etc / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+            elif os.path.isdir(src):
+                shutil.copytree(src, dst, symlinks=True)
+            elif os.path.isfile(src):
+                shutil.copy2(src, dst)
+        except OSError:
+            continue  # unreadable or vanished: sandboxes do without it
+    for dirpath, dirnames, filenames in os.walk(etc):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            if not os.path.islink(p) and not os.stat(p).st_mode & 0o004:
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+    static = {
+        "passwd": "", "group": "",
+        "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n",
+        "hostname": "sandbox\n",
+    }
+    for name, text in static.items():
+        (etc / name).write_text(text)
+        (etc / name).chmod(0o644)
+    for d in (etc, etc / "ssl"):  # folders made here, not copied
+        if d.is_dir():
+            d.chmod(0o755)
+    os.chmod(top, 0o755)
+
+
+def etc_template() -> str:
+    """The host /etc entries sandboxes see, copied once (world-readable ones only).
+
+    Kept in ``~/.cache/pytest-rltask/etc-<key>`` (key: the entries' sizes and times), made
+    atomically and shared by every process; where no cache folder is writable, a per-process copy
+    in the temporary folder, removed at exit. passwd and group are empty placeholders: each Sandbox
+    binds its own over them.
     """
     global _etc_dir
     with _etc_lock:
         if _etc_dir is not None and os.path.isdir(_etc_dir):
             return _etc_dir
-        top = tempfile.mkdtemp(prefix="rltask-etc-")
-        atexit.register(shutil.rmtree, top, True)
-        etc = Path(top) / "etc"
-        etc.mkdir()
-        for name in ETC_ENTRIES:
-            src, dst = "/etc/" + name, etc / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
+        cache = _etc_cache_root()
+        if cache is None:
+            top = tempfile.mkdtemp(prefix="rltask-etc-")
+            atexit.register(shutil.rmtree, top, True)
+            _build_etc(top)
+            _etc_dir = os.path.join(top, "etc")
+            return _etc_dir
+        final = cache / f"etc-{_etc_key()}"
+        if not (final / "etc").is_dir():
+            tmp = tempfile.mkdtemp(prefix=".etc-", dir=cache)
             try:
-                if os.path.islink(src):
-                    os.symlink(os.readlink(src), dst)
-                elif os.path.isdir(src):
-                    shutil.copytree(src, dst, symlinks=True)
-                elif os.path.isfile(src):
-                    shutil.copy2(src, dst)
-            except OSError:
-                continue  # unreadable or vanished: sandboxes do without it
-        for dirpath, dirnames, filenames in os.walk(etc):
-            for n in dirnames + filenames:
-                p = os.path.join(dirpath, n)
-                if not os.path.islink(p) and not os.stat(p).st_mode & 0o004:
-                    shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
-        static = {
-            "passwd": "", "group": "",
-            "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n",
-            "hostname": "sandbox\n",
-        }
-        for name, text in static.items():
-            (etc / name).write_text(text)
-            (etc / name).chmod(0o644)
-        for d in (etc, etc / "ssl"):  # folders made here, not copied
-            if d.is_dir():
-                d.chmod(0o755)
-        os.chmod(top, 0o755)
-        _etc_dir = str(etc)
+                _build_etc(tmp)
+                os.rename(tmp, final)
+            except OSError:  # another process made it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        _etc_dir = str(final / "etc")
         return _etc_dir
 
 
@@ -260,7 +394,8 @@ class FsPlan:
     of the host's /etc is there.
     """
 
-    def __init__(self, private: Path, uid: int, extra_ro: list[str]) -> None:
+    def __init__(self, private: Path, uid: int, extra_ro: list[str], gid: int | None = None) -> None:
+        gid = uid if gid is None else gid
         self.top_links: list[tuple[str, str]] = []  # (name at /, target)
         self.ro: list[tuple[str, str]] = [("/usr", "/usr")]  # (host path, sandbox path)
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -273,9 +408,9 @@ class FsPlan:
         self.ro.append((etc, "/etc"))
         for name, text in (
             ("passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                       f"agent:x:{uid}:{uid}:agent:/tmp:/bin/bash\n"
+                       f"agent:x:{uid}:{gid}:agent:/tmp:/bin/bash\n"
                        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-            ("group", f"root:x:0:\nagent:x:{uid}:\nnogroup:x:65534:\n"),
+            ("group", f"root:x:0:\nagent:x:{gid}:\nnogroup:x:65534:\n"),
         ):
             path = private / name
             path.write_text(text)
@@ -306,36 +441,69 @@ class IsolatedSandbox(Sandbox):
     """Base of the namespace backends. Subclasses build the launcher command."""
 
     workdir_path = WORKDIR
+    supports_rootless: ClassVar[bool] = False  # may run for a non-root user (in a user namespace)
 
     def __init__(self, workspace: Path, limits: Limits | None = None, *, extra_ro: list[str] | tuple = (),
-                 lease: tuple[int, int] | None = None) -> None:
+                 lease: tuple[int, int, str] | None = None) -> None:
         super().__init__(workspace, limits)
-        if os.geteuid() != 0:
+        self.rootless = os.geteuid() != 0
+        if self.rootless and not self.supports_rootless:
             raise SandboxError(f"{self.isolation} sandbox needs root (to switch to a sandbox uid)")
         self._closed = False
         self._private = None
         self._exec_lock = threading.Lock()
-        # a lease (uid, lock fd) from an earlier sandbox of the same rollout: the same uid, so a
-        # grading run looks like the agent's own (files keep their owner and their ctime)
+        self._pidns: tuple[int, int] | None = None  # (init pid on the host, pid-namespace inode)
+        self._since = 0  # start time (clock ticks) of the last exec's launcher
+        # a lease (uid, lock fd, private folder name) from an earlier sandbox of the same rollout:
+        # the same uid and the same private folder (its path shows in mountinfo), so a grading run
+        # looks like the agent's own (files keep their owner and their ctime)
         self._leased = lease is not None
-        self.uid, self._lock_fd = lease if lease is not None else allocate_uid()
-        self.owner = (self.uid, self.uid)
+        if self.rootless:
+            self.uid, self.gid, self._lock_fd = os.getuid(), os.getgid(), -1
+            self.owner = None  # agent code runs as the harness's uid: nothing to chown
+        elif lease is not None:
+            self.uid, self._lock_fd = lease[0], lease[1]
+            self.gid = self.uid
+            self.owner = (self.uid, self.uid)
+        else:
+            self.uid, self._lock_fd = allocate_uid()
+            self.gid = self.uid
+            self.owner = (self.uid, self.uid)
+        if lease is not None:
+            private_name = lease[2]
+        elif self.rootless:  # one uid for every sandbox of this user: a unique name
+            private_name = f"rltask-sbx-{self.uid}-{secrets.token_hex(6)}"
+        else:  # the uid is held by this sandbox alone
+            private_name = f"rltask-sbx-{self.uid}"
         try:
-            # named by the uid alone (which this sandbox holds): its path shows in the sandbox's
-            # mountinfo, so a later sandbox of the same rollout must get the same one
-            self._private = Path(tempfile.gettempdir()) / f"rltask-sbx-{self.uid}"
+            self._private = Path(tempfile.gettempdir()) / private_name
             shutil.rmtree(self._private, ignore_errors=True)
             self._private.mkdir(mode=0o700)
             os.chmod(self._private, 0o700)
             self.workspace = Path(workspace).resolve()
             self.workspace.mkdir(parents=True, exist_ok=True)
-            if not self._leased:  # a leased workspace is the uid's already: no chown, no new ctimes
+            if not self.rootless and not self._leased:
                 chown_tree(self.workspace, self.uid, self.uid)
+            if not self._leased:  # a leased workspace is set up already: no new ctimes
                 os.chmod(self.workspace, 0o700)
-            self.plan = FsPlan(self._private, self.uid, list(extra_ro))
+            self.plan = FsPlan(self._private, self.uid, list(extra_ro), self.gid)
         except BaseException:
             self.close()
             raise
+
+    def leftovers(self) -> list[int]:
+        """Host pids of processes this sandbox started that are still alive (should be [])."""
+        if not self.rootless:
+            return _sweep_uid(self.uid)
+        return _sweep_pidns(self._pidns[1], self._since) if self._pidns else []
+
+    def _reap(self) -> None:
+        """After the launcher is gone: make sure no process of the exec survives."""
+        if not self.rootless:
+            kill_uid(self.uid)
+            return
+        if self._pidns is not None:
+            kill_pidns(self._pidns[0], self._since)
 
     @property
     def workdir(self) -> str:
@@ -375,17 +543,20 @@ class IsolatedSandbox(Sandbox):
                 sin = subprocess.DEVNULL
             peak = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             self._peak_fd = peak.fileno()
+            self._exec_env = full_env
             cmd, fds = self._command(list(argv), status.fileno(), stack)
             if self._peak_fd in fds:
                 full_env = {**full_env, "RLTASK_PEAK_FD": str(self._peak_fd)}
             t0 = time.monotonic()
             try:
                 proc = subprocess.Popen(
-                    cmd, stdin=sin, stdout=out, stderr=err, env=full_env, pass_fds=fds,
+                    cmd, stdin=sin, stdout=out, stderr=err, env=self._launcher_env(full_env), pass_fds=fds,
                     cwd="/", start_new_session=True,
                 )
             except OSError as e:
                 raise SandboxError(f"cannot start the {self.isolation} launcher: {e}") from e
+            st = _proc_stat(proc.pid)
+            self._since = st[1] if st else 0
             reason = None
             try:
                 reason = self._watch(proc, t0 + wall, out, err)
@@ -394,7 +565,9 @@ class IsolatedSandbox(Sandbox):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(proc.pid, signal.SIGKILL)
                     proc.wait()
-                kill_uid(self.uid)
+                status.seek(0)
+                self._pidns = _pidns_of(status.read(65536))
+                self._reap()
             duration = time.monotonic() - t0
             sizes = (os.fstat(out.fileno()).st_size, os.fstat(err.fileno()).st_size)
             stdout, t_out = read_capped(out, lim.output)
@@ -475,6 +648,11 @@ class IsolatedSandbox(Sandbox):
                 os.close(pidfd)
         return reason
 
+    def _launcher_env(self, sandbox_env: dict[str, str]) -> dict[str, str]:
+        """The launcher's own environment: the sandbox's (nothing inherited), unless a backend's
+        launcher is a client that needs its own settings (docker: DOCKER_HOST...)."""
+        return sandbox_env
+
     # -- helpers for subclasses ---------------------------------------------------------------
     def _setpriv(self) -> list[str]:
         return [
@@ -493,10 +671,13 @@ class IsolatedSandbox(Sandbox):
         stack.callback(os.close, r)
         return r
 
-    def detach_lease(self) -> tuple[int, int] | None:
-        """Keep this sandbox's uid held after ``close`` and hand it over (see ``release_lease``)."""
+    def detach_lease(self) -> tuple[int, int, str] | None:
+        """Keep this sandbox's uid (and private folder name) after ``close`` and hand them over,
+        for the rollout's later sandboxes (see ``release_lease``)."""
+        if self._lock_fd is None or self._private is None:
+            return None
         self._leased = True
-        return (self.uid, self._lock_fd) if self._lock_fd is not None else None
+        return (self.uid, self._lock_fd, self._private.name)
 
     def close(self) -> None:
         fd = getattr(self, "_lock_fd", None)
@@ -504,12 +685,15 @@ class IsolatedSandbox(Sandbox):
             return
         self._closed = True
         try:
-            kill_uid(self.uid)
+            if not getattr(self, "rootless", False):
+                kill_uid(self.uid)
+            elif self._pidns is not None:
+                kill_pidns(self._pidns[0], self._since)
         finally:
             if getattr(self, "_private", None) is not None:
                 shutil.rmtree(self._private, ignore_errors=True)
             self._lock_fd = None
-            if not getattr(self, "_leased", False):
+            if fd >= 0 and not getattr(self, "_leased", False):
                 os.close(fd)
 
     def __del__(self) -> None:
@@ -529,9 +713,12 @@ def _peak_of(data: bytes) -> int | None:
 REAPER_SOURCE = (Path(__file__).with_name("_reaper.py")).read_text()
 
 
-def release_lease(lease: tuple[int, int]) -> None:
-    """End a uid lease: kill whatever still runs as the uid, then free it."""
-    uid, fd = lease
+def release_lease(lease: tuple[int, int, str]) -> None:
+    """End a lease: kill whatever still runs as the sandbox uid, then free it (rootless: nothing
+    runs outside a pid namespace that is gone, and the uid is the harness's own)."""
+    uid, fd, _name = lease
+    if fd < 0:
+        return
     try:
         kill_uid(uid)
     finally:
@@ -544,8 +731,9 @@ def probe(cls: type[IsolatedSandbox]) -> str | None:
         with tempfile.TemporaryDirectory(prefix="rltask-probe-") as d:
             with cls(Path(d) / "ws", Limits(wall_s=30)) as sb:
                 res = sb.exec([sb.python_executable(), "-I", "-c", "import sys; print(sys.prefix)"])
-        if res.exit_code != 0 or res.stdout.strip() != sys.prefix:
-            return (f"trial run failed (exit {res.exit_code}, prefix {res.stdout.strip()!r} "
+        got = res.stdout.strip()
+        if res.exit_code != 0 or os.path.realpath(got or "/nonexistent") != os.path.realpath(sys.prefix):
+            return (f"trial run of {sb.python_executable()} failed (exit {res.exit_code}, prefix {got!r} "
                     f"instead of {sys.prefix!r}): {res.stderr.strip()[:300]}")
     except (SandboxError, OSError) as e:
         return f"trial run failed: {e}"

@@ -33,6 +33,7 @@ class Limits:
     output_file: int = 64 * MiB  # stdout+stderr an exec may write in all before it is killed
     workspace_files: int = 100_000  # files and folders the workspace may hold
     tmp: int = 512 * MiB  # size of the private /tmp (and of /dev/shm) of each exec
+    cpus: float = 0.0  # CPUs the engine gives a container (docker; 0: all of the machine's)
 
 
 @dataclasses.dataclass
@@ -111,9 +112,7 @@ class Sandbox(abc.ABC):
         return self.exec([self.python_executable(), *args], **kw)
 
     def python_executable(self) -> str:
-        import sys
-
-        return sys.executable
+        return interpreter()
 
     def detach_lease(self) -> object | None:
         """Hand over what makes this sandbox's processes look like themselves (its uid) so that a
@@ -134,6 +133,19 @@ def prepare_workspace(path: Path) -> Path:
     """Make ``path`` an empty workspace the sandbox uid may write to."""
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def interpreter() -> str:
+    """The harness's interpreter by a path that exists inside a sandbox.
+
+    ``sys.executable`` keeps the spelling it was started with (``tasks/../.venv/bin/python``),
+    whose folders may not exist in the sandbox. The folder is resolved, the file name is kept:
+    resolving the venv's ``python`` link itself would lose the virtual environment.
+    """
+    import sys
+
+    exe = sys.executable
+    return os.path.join(os.path.realpath(os.path.dirname(exe)), os.path.basename(exe))
 
 
 def python_bin_dir() -> str:

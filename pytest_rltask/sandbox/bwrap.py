@@ -1,12 +1,20 @@
 """The "bubblewrap" backend: the default wherever ``bwrap`` runs.
 
-Each exec runs (as root, without a user namespace, so the uid switch below is real)::
+As root, each exec runs (without a user namespace, so the uid switch below is real)::
 
     setpriv --pdeathsig KILL -- bwrap <mounts> --unshare-{pid,net,ipc,uts,cgroup-try}
         --die-with-parent --new-session --seccomp FD --json-status-fd FD --chdir /ws --
       prlimit --as --cpu --nproc --fsize --nofile --core -- \\
       setpriv --reuid U --regid U --clear-groups --inh-caps=-all --bounding-set=-all
               --no-new-privs -- ARGV
+
+Run by an unprivileged user (rootless), the same command runs with ``--unshare-user
+--disable-userns --cap-drop ALL`` added and without the final ``setpriv``: agent code runs as
+the harness's own uid inside a user namespace of its own, with no capabilities, no_new_privs
+(bwrap always sets it), the same rlimits and seccomp filter, and no nested user namespace. The
+peak-memory witness then runs as that uid too. It is pid 1 of the sandbox's pid namespace
+(``--as-pid-1``), so the kernel drops the signals agent code sends it (SIGKILL included), and it
+is non-dumpable, so agent code can neither ptrace it nor open its /proc fds or memory.
 
 What the agent sees: a root of its own (tmpfs) holding /usr (read-only) and the /bin, /lib…
 links, a handful of world-readable /etc files plus a generated passwd/group/hosts, the
@@ -53,7 +61,7 @@ from . import _seccomp
 import sys
 
 from ._isolated import REAPER_SOURCE, IsolatedSandbox, probe, rlimits
-from .base import SandboxError
+from .base import SandboxError, interpreter
 
 _PRLIMIT_FLAGS = {
     "RLIMIT_AS": "--as", "RLIMIT_CPU": "--cpu", "RLIMIT_NPROC": "--nproc",
@@ -63,6 +71,7 @@ _PRLIMIT_FLAGS = {
 
 class BwrapSandbox(IsolatedSandbox):
     isolation = "bubblewrap"
+    supports_rootless = True
     _available: str | None | bool = False  # False: not probed yet in this process
 
     @classmethod
@@ -76,13 +85,15 @@ class BwrapSandbox(IsolatedSandbox):
         for tool in ("bwrap", "setpriv", "prlimit"):
             if shutil.which(tool) is None:
                 return f"{tool} is not installed (apt-get install bubblewrap util-linux)"
-        if os.geteuid() != 0:
-            return "the bubblewrap backend runs as root (it switches agent code to a sandbox uid)"
         try:
             subprocess.run(["bwrap", "--version"], capture_output=True, timeout=10, check=True)
         except (OSError, subprocess.SubprocessError) as e:
             return f"bwrap does not run: {e}"
-        return probe(cls)
+        why = probe(cls)
+        if why and os.geteuid() != 0:
+            hint = userns_hint()
+            why += f"; {hint}" if hint else ""
+        return why
 
     def _base_args(self) -> list[str]:
         cached = getattr(self, "_base", None)
@@ -93,7 +104,12 @@ class BwrapSandbox(IsolatedSandbox):
             shutil.which("bwrap") or "/usr/bin/bwrap",
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            # the witness (_reaper) is the namespace's init itself: the kernel drops every signal
+            # sent to an init from inside its namespace that it has no handler for, SIGKILL too
+            "--as-pid-1",
         ]
+        if self.rootless:  # no uid switch possible: a user namespace, and none nested in it
+            a += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
         size = str(self.limits.tmp)
         # /proc, /dev and the private /tmp come first: a venv that lives under /tmp (a clone in
         # /tmp) is then bound on top of the tmpfs instead of being hidden by it.
@@ -110,6 +126,7 @@ class BwrapSandbox(IsolatedSandbox):
         for src, dst in plan.ro:
             a += ["--ro-bind", src, dst]
         a += ["--bind", str(self.workspace), self.workdir, "--chdir", self.workdir]
+        a += ["--remount-ro", "/"]  # rootless, the root tmpfs would be the agent's to write
         self._base = a
         return a
 
@@ -122,13 +139,17 @@ class BwrapSandbox(IsolatedSandbox):
             cmd += ["--seccomp", str(fd)]
             fds.append(fd)
         cmd += ["--json-status-fd", str(status_fd), "--"]
-        # the peak-memory witness, still root: agent processes cannot signal, trace or fool it
-        cmd += [sys.executable, "-I", "-S", "-c", REAPER_SOURCE, "--"]
+        # the peak-memory witness: root (as root) or non-dumpable (rootless), see _reaper; its fd
+        # number travels in the environment, so its command line is the same for every exec
+        cmd += [interpreter(), "-I", "-S", "-c", REAPER_SOURCE, "env", "--"]
         fds.append(self._peak_fd)
         cmd += [shutil.which("prlimit") or "/usr/bin/prlimit"]
         for name, (soft, hard) in rlimits(self.limits).items():
             cmd.append(f"{_PRLIMIT_FLAGS[name]}={soft}:{hard}")
-        cmd += ["--", *self._setpriv(), "--", *argv]
+        cmd += ["--"]
+        if not self.rootless:
+            cmd += [*self._setpriv(), "--"]
+        cmd += argv
         return cmd, fds
 
     def _decode(self, returncode, status, stderr_head):
@@ -145,6 +166,30 @@ class BwrapSandbox(IsolatedSandbox):
         if 129 <= code <= 159:
             return -(code - 128)
         return code
+
+
+def userns_hint() -> str | None:
+    """Why this kernel refuses an unprivileged user namespace, and the fix, when it says so."""
+    def read(path: str) -> str | None:
+        try:
+            with open(path) as fh:
+                return fh.read().strip()
+        except OSError:
+            return None
+
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        return ("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, "
+                "Ubuntu >= 23.10): allow bwrap with an AppArmor profile (/etc/apparmor.d/bwrap: "
+                "'abi <abi/4.0>, include <tunables/global> profile bwrap /usr/bin/bwrap flags=(unconfined) "
+                "{ userns, }' then 'apparmor_parser -r /etc/apparmor.d/bwrap'), or "
+                "'sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0', or run as root")
+    if read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        return ("the kernel forbids unprivileged user namespaces (kernel.unprivileged_userns_clone=0): "
+                "'sudo sysctl kernel.unprivileged_userns_clone=1', or run as root")
+    if read("/proc/sys/user/max_user_namespaces") == "0":
+        return ("user namespaces are disabled (user.max_user_namespaces=0): "
+                "'sudo sysctl user.max_user_namespaces=15000', or run as root")
+    return None
 
 
 def _selftest() -> None:  # pragma: no cover - manual check: python -m pytest_rltask.sandbox.bwrap

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from . import _seccomp
 from ._isolated import IsolatedSandbox, probe, rlimits
-from .base import SandboxError
+from .base import SandboxError, interpreter
 
 _HELPER = str(Path(__file__).with_name("_nsinit.py"))
 
@@ -93,7 +93,7 @@ class UnshareSandbox(IsolatedSandbox):
             shutil.which("unshare") or "/usr/bin/unshare",
             "--mount", "--net", "--pid", "--ipc", "--uts", "--cgroup", "--fork", "--kill-child",
             "--propagation", "private", "--",
-            sys.executable, "-I", "-S", _HELPER, marshal.dumps(cfg).hex(),
+            interpreter(), "-I", "-S", _HELPER, marshal.dumps(cfg).hex(),
         ]
         return cmd, [status_fd]
 
