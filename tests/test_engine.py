@@ -74,12 +74,13 @@ def arith(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run(p: pytest.Pytester, server, *args: str) -> tuple[pytest.RunResult, dict]:
+def run(p: pytest.Pytester, server, *args: str, early_stop: str = "off") -> tuple[pytest.RunResult, dict]:
     report = p.path / f"report-{time.monotonic_ns()}.json"
     p._monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)  # noqa: SLF001 - pytester's own monkeypatch
     p._monkeypatch.setenv("ANTHROPIC_API_KEY", "test")  # noqa: SLF001
-    res = p.runpytest_subprocess("-p", "no:cacheprovider", "--rl-agent", "anthropic", "--rl-band", "0,1",
-                                 f"--rl-report={report}", *args)
+    band = [] if "--rl-band" in args else ["--rl-band", "0,1"]
+    res = p.runpytest_subprocess("-p", "no:cacheprovider", "--rl-agent", "anthropic", *band,
+                                 "--rl-early-stop", early_stop, f"--rl-report={report}", *args)
     return res, (json.loads(report.read_text()) if report.exists() else {})
 
 
@@ -100,6 +101,19 @@ def test_rollouts_are_in_flight_together(arith: pytest.Pytester) -> None:
     assert report["tasks"]["test_arith.py::test_arith"]["passed"] == 10
     assert model.first_turns == 10, "every rollout is played exactly once"
     assert model.peak == 10, f"all 10 rollouts should wait on the model together, peak was {model.peak}"
+
+
+def test_early_stop_plays_no_decided_run_yet_in_parallel(arith: pytest.Pytester) -> None:
+    """Every rollout passes: 5 passes of 10 make the task too_easy under the fixed rule, so exactly 5
+    rollouts are played, all 5 together (none of them could have been skipped)."""
+    model = Model(delay=0.3)
+    with m.MessagesAPIServer(model) as server:
+        res, report = run(arith, server, "--rl-runs", "10", "--rl-band", "0.1,0.4", early_stop="on")
+    t = report["tasks"]["test_arith.py::test_arith"]
+    assert t["verdict"] == "too_easy" and t["passed"] == 5 and t["skipped"] == 5, t
+    assert model.first_turns == 5, "a run of a decided task was played"
+    assert model.peak == 5
+    assert res.ret == 1
 
 
 def test_concurrency_one_plays_one_at_a_time(arith: pytest.Pytester) -> None:
