@@ -16,6 +16,21 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# The browser test of the HTML report and the docker backend's tests need Debian's chromium,
+# chromium-driver and docker.io; they skip, saying why, where those are missing. CI asks for them
+# with RLTASK_TEST_TOOLS=1 (root, or sudo); a user's set-up does not install them.
+if [ "${RLTASK_TEST_TOOLS:-0}" = 1 ]; then
+  missing=""
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+  command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+  command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+  if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing \
+      || echo "setup.sh: could not install$missing: those tests will skip" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ -z "${VIRTUAL_ENV:-}" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
