@@ -340,10 +340,10 @@ NAN_ROWS = LOAD + dedent('''
 ''')
 
 LOGITS = LOAD + dedent('''
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
     # a sound model, but it writes raw decision scores (logits), not probabilities
     X = np.column_stack([tr[c].astype(float) for c in NUM]); Xt = np.column_stack([te[c].astype(float) for c in NUM])
-    m = HistGradientBoostingClassifier(max_iter=200, random_state=0).fit(X, y)
+    m = LogisticRegression(max_iter=500).fit(X, y)
     write_predictions(m.decision_function(Xt))
 ''')
 
@@ -352,10 +352,10 @@ INF_ROWS = LOAD + dedent('''
 ''')
 
 TOO_FEW_ROWS = LOAD + dedent('''
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
     # a sound model, but only predictions for the first 2000 test customers are written
     X = np.column_stack([tr[c].astype(float) for c in NUM]); Xt = np.column_stack([te[c].astype(float) for c in NUM])
-    p = HistGradientBoostingClassifier(max_iter=200, random_state=0).fit(X, y).predict_proba(Xt)[:, 1]
+    p = LogisticRegression(max_iter=500).fit(X, y).predict_proba(Xt)[:, 1]
     te = {k: v[:2000] for k, v in te.items()}
     write_predictions(p[:2000])
 ''')
