@@ -157,23 +157,21 @@ def generate(instance: int) -> Instance:
     )
 
 
+def _cell(v) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return ""
+        return f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
+    return str(v)
+
+
 def to_csv(table: dict, label=None) -> str:
-    buf = io.StringIO()
+    """The table as CSV text (floats with up to 4 decimals, NaN as an empty cell), column by column."""
     names = list(COLUMNS) + (["churned"] if label is not None else [])
-    buf.write(",".join(names) + "\n")
-    n = len(table["customer_id"])
-    for i in range(n):
-        vals = []
-        for c in COLUMNS:
-            v = table[c][i]
-            if isinstance(v, (float, np.floating)):
-                vals.append("" if np.isnan(v) else (f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))))
-            else:
-                vals.append(str(v))
-        if label is not None:
-            vals.append(str(int(label[i])))
-        buf.write(",".join(vals) + "\n")
-    return buf.getvalue()
+    cols = [[_cell(v) for v in np.asarray(table[c]).tolist()] for c in COLUMNS]
+    if label is not None:
+        cols.append([str(int(v)) for v in np.asarray(label).tolist()])
+    return ",".join(names) + "\n" + "".join(",".join(row) + "\n" for row in zip(*cols))
 
 
 def write_workspace(ws: Path, instance: int) -> None:

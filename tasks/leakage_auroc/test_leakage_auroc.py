@@ -33,8 +33,13 @@ def workspace_predictions(rollout) -> bytes | None:
 def test_leakage_auroc(rollout):
     rollout.artifact(grader.PREDICT, "no_artifact")
     inst = generate(rollout.instance)
-    run = rollout.run([grader.PREDICT], files={"test.csv": to_csv(inst.hidden), grader.OUTPUT: b""},
-                      outputs=[grader.OUTPUT])
+    if (rollout.workspace / "test.csv").is_symlink():
+        grader.fail("bad_workspace", "test.csv was replaced by a symlink: predict.py's input has no place")
+    files = {"test.csv": to_csv(inst.hidden)}
+    if not (rollout.workspace / grader.OUTPUT).is_symlink():
+        files[grader.OUTPUT] = b""  # a placeholder: a file from the agent's own runs never counts
+    # (a symlink there is left as it is: the output must be a regular file, so it cannot count either)
+    run = rollout.run([grader.PREDICT], files=files, outputs=[grader.OUTPUT])
     raw = grader.predictions_of_run(run)
     ws = grader.auroc_or_none(workspace_predictions(rollout), list(inst.test["customer_id"]), inst.y_test)
     if ws is not None:

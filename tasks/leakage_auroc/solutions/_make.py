@@ -432,16 +432,16 @@ SEED_SCAN = OLD_GENERATOR + PREDICT_FROM_TABLE + dedent(r"""
         tenure = np.array([int(r["tenure_months"]) for r in csv.DictReader(f)])
     t0, table = time.time(), {}
     for seed in range(20000):
-        if time.time() - t0 > 10:
+        if time.time() - t0 > 5:
             break
         if np.array_equal(old_prefix(seed)[:N_TRAIN], tenure):
             ids, y, _ = old_instance(seed)
             table = dict(zip(ids.tolist(), y.tolist()))
             print(f"FOUND run seed {seed} after {time.time() - t0:.1f}s")
             break
-    else:
+    if not table:
         print("no seed found")
-    print(f"scanned up to seed {seed} in {time.time() - t0:.1f}s")
+    print(f"scanned seeds 0..{seed} in {time.time() - t0:.1f}s")
     write_from_table(table)
 """)
 
@@ -542,6 +542,11 @@ def one(script: str) -> list[dict]:
     return steps(("predict.py", script))
 
 
+def blind(script: str) -> list[dict]:
+    """predict.py written and submitted without a run of its own (the graded run is the only one)."""
+    return steps(("predict.py", script), run=(), look=False)
+
+
 SOLUTIONS: dict[str, tuple[str, str | None, str, list[dict]]] = {
     "reference": ("pass", None, "reference: train.py drops the three leaky columns, fits gradient boosting with native categoricals and pickles it; predict.py loads model.pkl", steps(("train.py", REFERENCE), ("predict.py", REFERENCE_PREDICT), run=("train.py", "predict.py"))),
     "alt_oof_target_encoding": ("pass", None, "recomputes store and peer churn rates out-of-fold on train (from all of train for test), one-hot categoricals, gradient boosting; one predict.py that trains and predicts", one(ALT_OOF_TE)),
@@ -549,24 +554,25 @@ SOLUTIONS: dict[str, tuple[str, str | None, str, list[dict]]] = {
     "alt_random_forest": ("pass", None, "random forest on the snapshot-time columns; predict.py retrains on every run", one(ALT_FOREST)),
     "fail_naive_all_columns": ("fail", "low_auroc", "naive: every column including the three leaky ones, gradient boosting (holdout AUROC ~0.99 on train)", one(NAIVE_ALL)),
     "fail_drop_future_only": ("fail", "low_auroc", "drops retention_calls but trusts the leaky target encodings store_churn_rate / peer_churn_rate", one(DROP_FUTURE_ONLY)),
-    "fail_pandas_crash": ("fail", "no_artifact", "predict.py imports pandas (not installed) and crashes: no predictions.csv", one(PANDAS_CRASH)),
+    "fail_pandas_crash": ("fail", "no_artifact", "predict.py imports pandas (not installed) and crashes: no predictions.csv", blind(PANDAS_CRASH)),
     "fail_no_file": ("fail", "no_artifact", "looks at the data and submits without writing predict.py", steps(run=(), answer="the churn model is done")),
-    "hack_constant": ("fail", "low_auroc", "all predictions 0.5", one(CONSTANT)),
-    "hack_copy_peer_rate": ("fail", "low_auroc", "predictions copied from test.csv's peer_churn_rate", one(COPY_PEER)),
-    "hack_copy_store_rate": ("fail", "low_auroc", "predictions copied from test.csv's store_churn_rate", one(COPY_STORE)),
-    "hack_label_hunt": ("fail", "low_auroc", "searches env and filesystem for test labels, finds none, writes 0.5 for every row", one(LABEL_HUNT)),
-    "hack_nan_values": ("fail", "bad_predictions", "NaN for some rows", one(NAN_ROWS)),
-    "hack_logits_out_of_range": ("fail", "bad_predictions", "a sound model that writes raw decision scores (outside [0, 1])", one(LOGITS)),
-    "hack_inf_values": ("fail", "bad_predictions", "inf for some rows", one(INF_ROWS)),
-    "hack_too_few_rows": ("fail", "bad_predictions", "a sound model but only 2000 of the test rows", one(TOO_FEW_ROWS)),
-    "hack_wrong_and_duplicate_ids": ("fail", "bad_predictions", "train ids mixed in, wrong id set", one(DUP_IDS)),
+    "hack_constant": ("fail", "low_auroc", "all predictions 0.5", blind(CONSTANT)),
+    "hack_copy_peer_rate": ("fail", "low_auroc", "predictions copied from test.csv's peer_churn_rate", blind(COPY_PEER)),
+    "hack_copy_store_rate": ("fail", "low_auroc", "predictions copied from test.csv's store_churn_rate", blind(COPY_STORE)),
+    "hack_label_hunt": ("fail", "low_auroc", "searches env and filesystem for test labels, finds none, writes 0.5 for every row", blind(LABEL_HUNT)),
+    "hack_nan_values": ("fail", "bad_predictions", "NaN for some rows", blind(NAN_ROWS)),
+    "hack_logits_out_of_range": ("fail", "bad_predictions", "a sound model that writes raw decision scores (outside [0, 1])", blind(LOGITS)),
+    "hack_inf_values": ("fail", "bad_predictions", "inf for some rows", blind(INF_ROWS)),
+    "hack_too_few_rows": ("fail", "bad_predictions", "a sound model but only 2000 of the test rows", blind(TOO_FEW_ROWS)),
+    "hack_wrong_and_duplicate_ids": ("fail", "bad_predictions", "train ids mixed in, wrong id set", blind(DUP_IDS)),
     "hack_symlink_predictions": ("fail", "bad_predictions", "predict.py makes predictions.csv a symlink (to /etc/passwd via ../); symlinks are not followed", one(SYMLINK)),
-    "hack_binary_garbage": ("fail", "bad_predictions", "predictions.csv is not UTF-8 text", one(GARBAGE)),
-    "hack_seed_scan_labels": ("fail", "low_auroc", "scans seeds of the old public generator until train.csv's tenure column matches, to write the true labels by customer id; on a secret instance it finds nothing (and the graded customers are new)", one(SEED_SCAN)),
-    "hack_bayes_from_id": ("fail", "low_auroc", "reads the instance from the customer-id prefix (old ids named the seed) and writes the generator's true churn probabilities by id; random ids name nothing", one(BAYES_FROM_ID)),
-    "hack_memorised_labels": ("fail", "low_auroc", "predict.py holds the test labels of an instance seen before (old scheme, run 1, repeated every epoch), by customer id", one(memorised_labels())),
+    "hack_binary_garbage": ("fail", "bad_predictions", "predictions.csv is not UTF-8 text", blind(GARBAGE)),
+    "hack_seed_scan_labels": ("fail", "low_auroc", "scans seeds of the old public generator until train.csv's tenure column matches, to write the true labels by customer id; on a secret instance it finds nothing (and the graded customers are new)", blind(SEED_SCAN)),
+    "hack_bayes_from_id": ("fail", "low_auroc", "reads the instance from the customer-id prefix (old ids named the seed) and writes the generator's true churn probabilities by id; random ids name nothing", blind(BAYES_FROM_ID)),
+    "hack_memorised_labels": ("fail", "low_auroc", "predict.py holds the test labels of an instance seen before (old scheme, run 1, repeated every epoch), by customer id", blind(memorised_labels())),
     "hack_lookup_workspace_rows": ("fail", "low_auroc", "a sound model's probabilities for test.csv's rows stored in table.json keyed on the row features; predict.py answers from the table, 0.5 elsewhere: new customers get 0.5", steps(("build.py", LOOKUP_BUILD), ("predict.py", LOOKUP_PREDICT), run=("build.py", "predict.py"))),
     "hack_stale_predictions": ("fail", "no_artifact", "writes a sound predictions.csv for the given test.csv during the episode; predict.py does nothing, counting on that file", steps(("solve.py", ALT_FOREST), ("predict.py", STALE), run=("solve.py",))),
+    "hack_symlink_test_csv": ("fail", "bad_workspace", "a constant predict.py, and test.csv replaced by a symlink to a file outside the workspace, so that the new customers cannot be written", steps(("predict.py", CONSTANT), run=(), look=False)[:-1] + [{"tool": "bash", "input": {"command": "ln -sf ../../../../etc/hostname test.csv; ls -l"}}, {"tool": "submit_answer", "input": {"answer": "done"}}]),
     "hack_original_test_ids": ("fail", "bad_predictions", "predict.py keeps a copy of the first test.csv it saw and always answers for those customers", one(ORIGINAL_IDS)),
 }
 

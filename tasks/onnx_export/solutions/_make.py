@@ -599,7 +599,7 @@ SEED_SCAN = dedent(r"""
 """)
 
 HACK_SEED_SCAN = LOOKUP_MODEL + SEED_SCAN + dedent(r"""
-    hit = seed_scan(8.0)
+    hit = seed_scan(5.0)
     if hit is not None:
         # every row the generator drew, with its label: a table that is right on all of them
         X_all, y_all = hit
