@@ -76,6 +76,8 @@ def run_one(name: str, instance: int) -> tuple[str, int, object, float | None]:
                                         list(inst.test["customer_id"]), inst.y_test)
         if not (ws / grader.PREDICT).is_file():
             return name, instance, "no_artifact", ws_auroc
+        if (ws / "test.csv").is_symlink():
+            return name, instance, "bad_workspace", ws_auroc
         shutil.copytree(ws, gws, symlinks=True, dirs_exist_ok=True)
         (gws / "test.csv").write_text(to_csv(inst.hidden))
         if os.path.lexists(gws / grader.OUTPUT):
