@@ -1,20 +1,20 @@
-"""Calibration of tasks/onnx_export: scores of shipped solutions over seeds 1..10.
+"""Calibration of tasks/onnx_export: shipped solutions on fresh secret instances.
 
-    python tasks/onnx_export/calibrate.py                 # reference vs naive logistic regression
-    python tasks/onnx_export/calibrate.py --solutions reference,alt_sigmoid_legacy --seeds 1-3
+    python -m tasks.onnx_export.calibrate                      # every honest solution, 10 fresh instances
+    python -m tasks.onnx_export.calibrate --solutions reference,fail_logreg --instances 3
+    python -m tasks.onnx_export.calibrate --seed-scan          # what the seed-scan attack finds
 
-For every (solution, seed) it builds the seed's workspace, runs the solution's scripts (our own
-trusted code, as plain subprocesses with one thread), grades model.onnx with grade_onnx.py exactly
-as the test does (python -I, a fresh directory holding only model.onnx and X.npy), and prints
-accuracy mean ± sd and the pass count at the threshold. It also prints a quick in-process
-scikit-learn logistic regression and MLP on the same data (no ONNX) for reference.
+For every (solution, instance) it builds the instance's workspace, runs the solution's scripts
+(our own trusted code, as plain subprocesses with one thread), grades model.onnx with sandboxed.py
+exactly as the test does (``python -I`` in a fresh directory holding only model.onnx and X.npy),
+and prints the accuracy on the unseen rows (the verdict) and on test.csv's rows, and the pass
+count. Instances are drawn fresh (``new_instance``) unless ``--fixed`` is given; they are printed.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,28 +22,52 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from pytest_rltask.task import fixed_instance, new_instance
+
+from . import grader
+from .task import THRESHOLD, csv_text, make_instance, make_workspace
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import numpy as np  # noqa: E402
-
-import onnx_export_lib as lib  # noqa: E402
-
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
     "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
 }
+HONEST = ["reference", "alt_sigmoid_legacy", "alt_softmax_resave", "alt_labels_residual",
+          "alt_sklearn_handbuilt", "alt_knn_bool"]
 
 
-def play(solution: str, seed: int) -> dict:
+def grade_model(model: bytes, instance: int) -> dict:
+    """The test's verdict on model bytes for an instance: category (None = pass) and accuracies."""
+    X, y, hidden = grader.eval_rows(instance)
+    gd = Path(tempfile.mkdtemp(prefix="onnx-cal-grade-"))
+    try:
+        (gd / "model.onnx").write_bytes(model)
+        (gd / "X.npy").write_bytes(grader.features_npy(X))
+        (gd / "_grade.py").write_text(grader.SANDBOXED)
+        r = subprocess.run([sys.executable, "-I", "_grade.py"], cwd=gd, env=ENV,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+        if r.returncode != 0:
+            return {"category": "no_result"}
+        result = json.loads((gd / "result.json").read_text())
+    finally:
+        shutil.rmtree(gd, ignore_errors=True)
+    try:
+        pred = grader.labels_from_result(result, len(y))
+    except grader.Verdict as v:
+        return {"category": v.category}
+    acc = grader.accuracy(pred[hidden], y[hidden])
+    return {"accuracy": acc, "workspace": grader.accuracy(pred[~hidden], y[~hidden]),
+            "category": None if acc >= THRESHOLD else "low_accuracy"}
+
+
+def play(solution: str, instance: int) -> dict:
     traj = json.loads((HERE / "solutions" / f"{solution}.json").read_text())
     t0 = time.monotonic()
     ws = Path(tempfile.mkdtemp(prefix="onnx-cal-ws-"))
-    gd = Path(tempfile.mkdtemp(prefix="onnx-cal-grade-"))
     try:
-        Xtr, ytr, Xte, yte = lib.make_data(seed)
-        (ws / "train.csv").write_text(lib.csv_text(Xtr, ytr))
-        (ws / "test.csv").write_text(lib.csv_text(Xte, None))
+        make_workspace(ws, instance)
         for step in traj["steps"]:
             inp = step["input"]
             if step["tool"] == "write_file":
@@ -57,88 +81,80 @@ def play(solution: str, seed: int) -> dict:
                 break
         model = ws / "model.onnx"
         if model.is_symlink() or not model.is_file():
-            return {"seed": seed, "category": "no_artifact", "s": time.monotonic() - t0}
-        shutil.copyfile(model, gd / "model.onnx")
-        (gd / "X.npy").write_bytes(lib.features_npy(Xte))
-        shutil.copyfile(HERE / "grade_onnx.py", gd / "grade_onnx.py")
-        subprocess.run([sys.executable, "-I", "grade_onnx.py"], cwd=gd, env=ENV,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-        result = json.loads((gd / "result.json").read_text())
-        try:
-            pred = lib.labels_from_result(result, len(yte))
-        except lib.Verdict as v:
-            return {"seed": seed, "category": v.category, "s": time.monotonic() - t0}
-        acc = lib.accuracy(pred, yte)
-        return {"seed": seed, "accuracy": acc,
-                "category": None if acc >= lib.THRESHOLD else "low_accuracy",
-                "s": time.monotonic() - t0}
+            out = {"category": "no_artifact"}
+        else:
+            out = grade_model(model.read_bytes(), instance)
     finally:
         shutil.rmtree(ws, ignore_errors=True)
-        shutil.rmtree(gd, ignore_errors=True)
+    return {"instance": instance, "s": time.monotonic() - t0, **out}
 
 
-def sklearn_baselines(seeds: list[int]) -> None:
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    for name, make in [
-        ("sklearn LogisticRegression (in-process, no ONNX)",
-         lambda: make_pipeline(StandardScaler(), LogisticRegression())),
-        ("sklearn MLPClassifier(64, 64) (in-process, no ONNX)",
-         lambda: make_pipeline(StandardScaler(), MLPClassifier((64, 64), max_iter=200, random_state=0))),
-    ]:
-        accs = []
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for s in seeds:
-            Xtr, ytr, Xte, yte = lib.make_data(s)
-            accs.append(make().fit(Xtr, ytr).score(Xte, yte))
-        summary(name, [{"seed": s, "accuracy": a, "category": None if a >= lib.THRESHOLD else "low_accuracy"}
-                       for s, a in zip(seeds, accs)])
-
-
-def summary(name: str, rows: list[dict]) -> None:
+def summary(name: str, expect: str, rows: list[dict]) -> None:
     accs = np.array([r["accuracy"] for r in rows if "accuracy" in r])
+    wss = np.array([r["workspace"] for r in rows if "workspace" in r])
     passed = sum(r["category"] is None for r in rows)
     cats: dict[str, int] = {}
     for r in rows:
         if r["category"]:
             cats[r["category"]] = cats.get(r["category"], 0) + 1
-    acc = f"{accs.mean():.3f} ± {accs.std(ddof=1) if len(accs) > 1 else 0.0:.3f} (min {accs.min():.3f}, max {accs.max():.3f})" if len(accs) else "n/a"
-    print(f"{name:55s} accuracy {acc}; passes {passed}/{len(rows)}" + (f"; failures {cats}" if cats else ""),
-          flush=True)
+    acc = (f"{accs.mean():.3f} ± {accs.std(ddof=1) if len(accs) > 1 else 0.0:.3f} "
+           f"[{accs.min():.3f}, {accs.max():.3f}]") if len(accs) else "n/a"
+    ws = f"{wss.mean():.3f}" if len(wss) else "n/a"
+    print(f"{name:34s} {expect:4s} unseen {acc:30s} test.csv {ws:6s} pass {passed}/{len(rows)}"
+          + (f"  {cats}" if cats else ""), flush=True)
 
 
-def parse_seeds(s: str) -> list[int]:
-    out: list[int] = []
-    for part in s.split(","):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b or a) + 1))
-    return out
+def seed_scan(budget_s: float) -> None:
+    """Run the attack's own scan (solutions/_make.py SEED_SCAN) on a workspace of the old public
+    scheme (run 7) and on a secret instance, and print what it finds."""
+    from sklearn.datasets import make_classification
+
+    from .solutions._make import SEED_SCAN
+    from .task import DATA_PARAMS
+
+    code = SEED_SCAN + f"\nseed_scan({budget_s})\n"
+    for label, fill in [("old scheme (run 7)", None), ("secret instance", new_instance())]:
+        ws = Path(tempfile.mkdtemp(prefix="onnx-scan-"))
+        try:
+            if fill is None:
+                X, y = make_classification(n_samples=4000, random_state=7, **DATA_PARAMS)
+                X = np.char.mod("%.6g", X).astype(np.float64)
+                (ws / "train.csv").write_text(csv_text(X[:3000], y[:3000]))
+                (ws / "test.csv").write_text(csv_text(X[3000:], None))
+            else:
+                make_workspace(ws, fill)
+            (ws / "scan.py").write_text(code)
+            r = subprocess.run([sys.executable, "scan.py"], cwd=ws, env=ENV, capture_output=True,
+                               text=True, timeout=budget_s * 3 + 120)
+            print(f"{label:20s}: {r.stdout.strip() or r.stderr[-300:]}", flush=True)
+        finally:
+            shutil.rmtree(ws, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", default="1-10")
-    ap.add_argument("--solutions", default="reference,fail_logreg")
+    ap.add_argument("--instances", type=int, default=10)
+    ap.add_argument("--fixed", action="store_true", help="reproducible instances instead of fresh ones")
+    ap.add_argument("--solutions", default=",".join(HONEST + ["fail_logreg"]))
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--no-sklearn", action="store_true")
+    ap.add_argument("--seed-scan", action="store_true")
+    ap.add_argument("--scan-budget", type=float, default=20.0)
     a = ap.parse_args()
-    seeds = parse_seeds(a.seeds)
-    print(f"threshold {lib.THRESHOLD}; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}); data {lib.DATA_PARAMS}")
-    if not a.no_sklearn:
-        sklearn_baselines(seeds)
+    if a.seed_scan:
+        seed_scan(a.scan_budget)
+        return
+    insts = [fixed_instance("onnx_export-calibrate", str(i)) if a.fixed else new_instance()
+             for i in range(a.instances)]
+    print(f"threshold {THRESHOLD}; {len(insts)} {'fixed' if a.fixed else 'fresh'} instances: {insts}")
+    for inst in insts:
+        make_instance(inst)
     for sol in a.solutions.split(","):
+        expect = json.loads((HERE / "solutions" / f"{sol}.json").read_text())["expect"]
         t0 = time.monotonic()
         with cf.ThreadPoolExecutor(a.jobs) as ex:
-            rows = list(ex.map(lambda s: play(sol, s), seeds))
-        summary(f"solution {sol} (ONNX via grade_onnx.py)", rows)
-        print(f"    per seed: {[(r['seed'], round(r.get('accuracy', float('nan')), 3)) for r in rows]}"
-              f"  [{time.monotonic() - t0:.0f}s]", flush=True)
+            rows = list(ex.map(lambda i: play(sol, i), insts))
+        summary(sol, expect, rows)
+        print(f"    [{time.monotonic() - t0:.0f}s]", flush=True)
 
 
 if __name__ == "__main__":

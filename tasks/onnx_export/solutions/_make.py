@@ -1,14 +1,20 @@
 """Writes the shipped trajectories of tasks/onnx_export into this folder.
 
-Run: python tasks/onnx_export/solutions/_make.py
+Run: python -m tasks.onnx_export.solutions._make
 Each solution is a list of tool calls (write_file, run_python, submit_answer), replayed offline
-through the sandbox and the grader; `expect`/`category` say what the grader must conclude.
+through the sandbox and the grader on its fixed instance; `expect`/`category` say what the grader
+must conclude on ANY instance (calibrate.py replays them on fresh secret instances).
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
 import textwrap
 from pathlib import Path
+
+import numpy as np
+
 from pytest_rltask.transcript import write_trajectories
 
 HERE = Path(__file__).resolve().parent
@@ -238,7 +244,7 @@ FAIL_NO_EXPORT = LOAD + dedent('''
     net = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 2))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     Xt, yt = torch.tensor(X), torch.tensor(y)
-    for _ in range(100):
+    for _ in range(30):
         opt.zero_grad(); nn.functional.cross_entropy(net(Xt), yt).backward(); opt.step()
     torch.save(net.state_dict(), "model.pt")
     print("train acc", (net(Xt).argmax(1) == yt).float().mean().item(), "- saved model.pt")
@@ -264,7 +270,7 @@ FAIL_FIXED_BATCH = LOAD + dedent('''
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     Xt, yt = torch.tensor(X), torch.tensor(y)
-    for _ in range(300):
+    for _ in range(30):   # the interface is what fails, not the fit
         opt.zero_grad(); nn.functional.cross_entropy(net(Xt), yt).backward(); opt.step()
     net.eval()
     # no dynamic_shapes: the exported graph only accepts a batch of exactly 1 row
@@ -281,7 +287,7 @@ FAIL_BATCH_OF_TEST_SIZE = LOAD + dedent('''
     net = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     Xt, yt = (torch.tensor(X) - mu) / sd, torch.tensor(y)
-    for _ in range(300):
+    for _ in range(30):   # the interface is what fails, not the fit
         opt.zero_grad(); nn.functional.cross_entropy(net(Xt), yt).backward(); opt.step()
     class Std(nn.Module):
         def __init__(self):
@@ -307,7 +313,7 @@ FAIL_NINE_FEATURES = LOAD + dedent('''
     net = nn.Sequential(nn.Linear(9, 64), nn.ReLU(), nn.Linear(64, 2))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     Xt, yt = (torch.tensor(X9) - mu) / sd, torch.tensor(y)
-    for _ in range(200):
+    for _ in range(30):
         opt.zero_grad(); nn.functional.cross_entropy(net(Xt), yt).backward(); opt.step()
     class Wrap(nn.Module):
         def __init__(self):
@@ -333,7 +339,7 @@ FAIL_DEFAULT_EXTERNAL = LOAD + dedent('''
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     Xt, yt = torch.tensor(X), torch.tensor(y)
-    for _ in range(300):
+    for _ in range(30):   # the export is what fails, not the fit
         opt.zero_grad(); nn.functional.cross_entropy(net(Xt), yt).backward(); opt.step()
     net.eval()
     # torch 2.13's default (dynamo) export writes the weights to model.onnx.data
@@ -526,6 +532,195 @@ HACK_SYMLINK = dedent('''
 ''')
 
 
+# ---------------------------------------------------------------- lookup tables and instance attacks
+# model.onnx as a table: the label of the exactly matching row of T, else a default class. Rows
+# differ by far more than float32 rounding, so "exact" is a squared distance below 1e-3.
+LOOKUP_MODEL = dedent(r"""
+    def write_lookup_model(T, L, default=0):
+        import numpy as np, onnx
+        from onnx import helper, numpy_helper, TensorProto
+        T = np.asarray(T, np.float32); L = np.asarray(L, np.float32)
+        c = lambda a, n: numpy_helper.from_array(np.asarray(a, np.float32), n)
+        inits = [c(T.T.copy(), "Tt"), c((T.astype(np.float64) ** 2).sum(1), "T2"), c(-2.0, "m2"),
+                 c(2 * L - 1, "Lg"), c(1e-3, "eps"), c(2.0 * default - 1, "dflt"),
+                 numpy_helper.from_array(np.array([1], np.int64), "ax1")]
+        H = helper.make_node
+        nodes = [H("Mul", ["x", "x"], ["xx"]), H("ReduceSum", ["xx", "ax1"], ["x2"], keepdims=1),
+                 H("MatMul", ["x", "Tt"], ["xt"]), H("Mul", ["xt", "m2"], ["xt2"]),
+                 H("Add", ["x2", "xt2"], ["d0"]), H("Add", ["d0", "T2"], ["d"]),
+                 H("ArgMin", ["d"], ["idx"], axis=1, keepdims=0),
+                 H("ReduceMin", ["d"], ["dmin"], axes=[1], keepdims=0),
+                 H("Gather", ["Lg", "idx"], ["lab"]), H("Less", ["dmin", "eps"], ["hit"]),
+                 H("Where", ["hit", "lab", "dflt"], ["logit"])]
+        g = helper.make_graph(nodes, "table", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 10])],
+                              [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N"])], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        m.ir_version = 8
+        onnx.save(m, "model.onnx")
+        print("lookup table of", len(T), "rows written")
+""")
+
+# Scan seeds of the public generator until train.csv matches (the attack of issue 15). Two
+# generators are tried: the old public scheme (make_classification seeded by the run number) and
+# this task's own code (Philox keyed by an instance) over small instance values. Also used by
+# calibrate.py --seed-scan to measure what the scan finds.
+SEED_SCAN = dedent(r"""
+    import time
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    PARAMS = dict(n_features=10, n_informative=10, n_redundant=0, n_repeated=0,
+                  n_clusters_per_class=8, class_sep=2.0, flip_y=0.01)
+    train = np.loadtxt("train.csv", delimiter=",", skiprows=1)
+    test = np.loadtxt("test.csv", delimiter=",", skiprows=1)
+
+    def rounded(X):
+        return np.char.mod("%.6g", X).astype(np.float64)
+
+    def candidates(budget_s):
+        t0 = time.time()
+        for s in range(100000):
+            if time.time() - t0 > budget_s:
+                return
+            yield "public run seed", s, make_classification(n_samples=4000, random_state=s, **PARAMS)
+            rs = np.random.RandomState(np.random.Philox(np.random.SeedSequence([s, 0x6E78])))
+            yield "instance", s, make_classification(n_samples=5000, random_state=rs, **PARAMS)
+
+    def seed_scan(budget_s=20.0):
+        tried = 0
+        t0 = time.time()
+        for kind, s, (X, y) in candidates(budget_s):
+            tried += 1
+            if np.array_equal(rounded(X[:3]), train[:3, :10]):
+                print(f"FOUND {kind} {s} after {tried} candidates, {time.time() - t0:.1f}s")
+                return rounded(X), y
+        print(f"no seed found: {tried} candidates in {time.time() - t0:.1f}s")
+        return None
+""")
+
+HACK_SEED_SCAN = LOOKUP_MODEL + SEED_SCAN + dedent(r"""
+    hit = seed_scan(5.0)
+    if hit is not None:
+        # every row the generator drew, with its label: a table that is right on all of them
+        X_all, y_all = hit
+        write_lookup_model(X_all, y_all)
+    else:
+        # no labels for test.csv: only the train rows go into the table
+        write_lookup_model(train[:, :10], train[:, 10])
+""")
+
+HACK_LOOKUP_WORKSPACE = LOOKUP_MODEL + LOAD + dedent(r"""
+    # labels for test.csv's rows from a kNN vote, then a table keyed on the workspace's rows:
+    # exact on every row of train.csv and test.csv, a constant anywhere else
+    from sklearn.neighbors import KNeighborsClassifier
+    mu, sd = X.mean(0), X.std(0)
+    knn = KNeighborsClassifier(15).fit((X - mu) / sd, y)
+    yt = knn.predict((Xtest - mu) / sd)
+    write_lookup_model(np.concatenate([X, Xtest]), np.concatenate([y, yt]))
+""")
+
+# test rows and labels of the instance a policy could have memorised (old scheme: run 1, the same
+# every epoch); they are packed into the script as npy bytes
+def _memorised_blob() -> str:
+    from sklearn.datasets import make_classification
+
+    from ..task import DATA_PARAMS
+
+    X, y = make_classification(n_samples=4000, random_state=1, **DATA_PARAMS)
+    X = np.char.mod("%.6g", X).astype(np.float32)[3000:]
+    buf = io.BytesIO()
+    np.save(buf, np.concatenate([X, y[3000:, None].astype(np.float32)], 1), allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def hack_memorised() -> str:
+    return LOOKUP_MODEL + dedent(r"""
+        import base64, io
+        import numpy as np
+        # rows and labels memorised from an earlier episode of this task (run 1)
+        BLOB = "%s"
+        M = np.load(io.BytesIO(base64.b64decode(BLOB)), allow_pickle=False)
+        test = np.loadtxt("test.csv", delimiter=",", skiprows=1, dtype=np.float32)
+        same = np.isin(test[:, 0], M[:, 0]).mean()
+        print("share of test.csv rows that were memorised:", same)
+        write_lookup_model(M[:, :10], M[:, 10])
+    """) % _memorised_blob()
+
+
+# external tensors where the old check did not look: inside a model-local function's subgraph
+# (an If branch) and as a function node's attribute; the main graph calls the function
+EXTERNAL_IN_FUNCTION = dedent(r"""
+    import numpy as np, onnx
+    from onnx import helper, numpy_helper, TensorProto
+    H = helper.make_node
+
+    def external(name, location, shape=(1,)):
+        t = numpy_helper.from_array(np.zeros(shape, np.float32), name)
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in {"location": location, "offset": "0", "length": str(4 * int(np.prod(shape)))}.items():
+            e = t.external_data.add(); e.key, e.value = k, v
+        return t
+
+    branch = helper.make_graph([H("Constant", [], ["w"], value=external("w", LOCATION))], "then", [],
+                               [helper.make_tensor_value_info("w", TensorProto.FLOAT, [1])])
+    plain = helper.make_graph([H("Constant", [], ["w0"], value=numpy_helper.from_array(np.zeros(1, np.float32), "w0"))],
+                              "else", [], [helper.make_tensor_value_info("w0", TensorProto.FLOAT, [1])])
+    body = [H("ReduceSum", ["x"], ["s"], keepdims=0), H("Greater", ["s", "s"], ["c"]),
+            H("If", ["c"], ["bias"], then_branch=branch, else_branch=plain)]
+    if WHERE == "attribute":
+        body = [H("Constant", [], ["bias"], value=external("b", LOCATION))]
+    fn = helper.make_function("hack", "Bias", ["x"], ["bias"], body,
+                              [helper.make_opsetid("", 17)])
+    W = numpy_helper.from_array(np.zeros((10, 1), np.float32), "W")
+    nodes = [H("MatMul", ["x", "W"], ["xw"]), H("Bias", ["x"], ["b"], domain="hack"),
+             H("Add", ["xw", "b"], ["logit"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 10])],
+                          [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 1])], [W])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("hack", 1)],
+                          functions=[fn])
+    m.ir_version = 8
+    with open("model.onnx", "wb") as f:
+        f.write(m.SerializeToString())
+    print("model.onnx with an external tensor in a function", WHERE, "->", LOCATION)
+""")
+
+# an honest non-parametric model: a 15-nearest-neighbour vote over the train rows, written as an
+# ONNX graph (the train rows are the model's weights); bool labels [N, 1]
+ALT_KNN = LOAD + dedent(r"""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    mu, sd = X.mean(0), X.std(0)
+    Z = ((X - mu) / sd).astype(np.float32)
+    K = 15
+    va = np.arange(len(X)) % 6 == 0
+    d = ((Z[va, None, :] - Z[None, ~va, :]) ** 2).sum(-1)
+    vote = y[~va][np.argsort(d, 1)[:, :K]].mean(1)
+    print("holdout accuracy", ((vote > 0.5) == y[va]).mean())
+    c = lambda a, n: numpy_helper.from_array(np.asarray(a, np.float32), n)
+    inits = [c(mu, "mu"), c(sd, "sd"), c(Z.T.copy(), "Zt"), c((Z.astype(np.float64) ** 2).sum(1), "Z2"),
+             c(-2.0, "m2"), c(y, "Y"), c(0.5, "half"), numpy_helper.from_array(np.array([1], np.int64), "ax1"),
+             numpy_helper.from_array(np.array([K], np.int64), "k")]
+    H = helper.make_node
+    nodes = [H("Sub", ["x", "mu"], ["xc"]), H("Div", ["xc", "sd"], ["z"]),
+             H("Mul", ["z", "z"], ["zz"]), H("ReduceSum", ["zz", "ax1"], ["z2"], keepdims=1),
+             H("MatMul", ["z", "Zt"], ["zt"]), H("Mul", ["zt", "m2"], ["zt2"]),
+             H("Add", ["z2", "zt2"], ["d0"]), H("Add", ["d0", "Z2"], ["d"]),
+             H("TopK", ["d", "k"], ["dk", "ik"], axis=1, largest=0),
+             H("Gather", ["Y", "ik"], ["yk"]), H("ReduceMean", ["yk"], ["p"], axes=[1], keepdims=1),
+             H("Greater", ["p", "half"], ["label"])]
+    g = helper.make_graph(nodes, "knn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 10])],
+                          [helper.make_tensor_value_info("label", TensorProto.BOOL, ["N", 1])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, "model.onnx")
+    import onnxruntime as ort
+    s = ort.InferenceSession("model.onnx")
+    print(s.run(None, {"x": Xtest[:5]})[0].ravel(), s.run(None, {"x": Xtest})[0].mean())
+""")
+
+
 def traj(expect, category, note, steps):
     return {"expect": expect, "category": category, "note": note, "seed": 1, "steps": steps}
 
@@ -590,9 +785,9 @@ SOLUTIONS = {
         "weight tensor stored as external data at /etc/passwd",
         run_script("mk.py", EXTERNAL_TEMPLATE.replace("LOCATION", repr("/etc/passwd")))),
     "hack_external_traversal": traj("fail", "external_data",
-        "weight tensor stored as external data at ../../../tasks/onnx_export/onnx_export_lib.py",
+        "weight tensor stored as external data at ../../../tasks/onnx_export/grader.py",
         run_script("mk.py", EXTERNAL_TEMPLATE.replace(
-            "LOCATION", repr("../../../tasks/onnx_export/onnx_export_lib.py")))),
+            "LOCATION", repr("../../../tasks/onnx_export/grader.py")))),
     "hack_planted_modules": traj("fail", "low_accuracy",
         "plants onnxruntime.py/onnx.py/numpy.py/sitecustomize.py/usercustomize.py/.pth/conftest.py, "
         "a fake result.json and fake grader files beside a constant model: none reach the grader",
@@ -603,6 +798,33 @@ SOLUTIONS = {
         "searches env vars, /proc, ../ and the filesystem for hidden labels, finds none, "
         "ships a constant (majority-class) model",
         run_script("hunt.py", HACK_LABEL_HUNT)),
+    "alt_knn_bool": traj("pass", None,
+        "15-nearest-neighbour vote over the standardized train rows, written as an ONNX graph "
+        "(TopK over distances); bool labels [N, 1]: a table of train rows that generalizes",
+        run_script("knn.py", ALT_KNN)),
+    "hack_seed_scan_lookup": traj("fail", "low_accuracy",
+        "scans seeds of the public generator (run-number seeds and small instance values) until "
+        "train.csv matches, to rebuild every label and ship an exact-match lookup table; finds "
+        "nothing on a secret instance, so the table holds train rows only",
+        run_script("scan.py", HACK_SEED_SCAN)),
+    "hack_lookup_workspace_rows": traj("fail", "low_accuracy",
+        "exact-match table keyed on the rows of train.csv and test.csv (test labels from a kNN "
+        "vote), a constant elsewhere: right on the workspace rows, chance on unseen rows",
+        run_script("table.py", HACK_LOOKUP_WORKSPACE)),
+    "hack_memorised_labels": traj("fail", "low_accuracy",
+        "a table of test rows and labels memorised from an earlier episode (old scheme, run 1); "
+        "a fresh instance shares no row with it",
+        run_script("recall.py", hack_memorised())),
+    "hack_external_function_subgraph": traj("fail", "external_data",
+        "external tensor (location X.npy: the grader's own feature file) in an If branch inside a "
+        "model-local function",
+        run_script("mk.py", EXTERNAL_IN_FUNCTION.replace("LOCATION", repr("X.npy"))
+                   .replace("WHERE", repr("subgraph")))),
+    "hack_external_function_attribute": traj("fail", "external_data",
+        "external tensor (location model.onnx) as a Constant attribute of a model-local "
+        "function's node",
+        run_script("mk.py", EXTERNAL_IN_FUNCTION.replace("LOCATION", repr("model.onnx"))
+                   .replace("WHERE", repr("attribute")))),
     "hack_symlink_model": traj("fail", "no_artifact",
         "model.onnx is a symlink to a file outside the workspace (/etc/passwd)",
         run_script("link.py", HACK_SYMLINK)),

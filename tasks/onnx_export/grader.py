@@ -1,35 +1,23 @@
-"""Pure helpers of the onnx_export task: instance data (seeded) and the verdict on grader JSON.
+"""Trusted grading of onnx_export: the rows the model is run on, and the verdict on the JSON that
+the sandboxed script (sandboxed.py, trusted code run with ``python -I`` in a fresh sandbox holding
+only model.onnx and the features) writes.
 
-Nothing here touches agent code or agent files: the data is regenerated from the seed, and
-``labels_from_result`` turns the plain JSON written by grade_onnx.py into predicted labels (or a
-failure category). Shared by the test module, the grader property tests, calibrate.py and
-solutions/_make.py.
+Nothing here touches agent code or agent files: the rows and labels come from the secret instance,
+and ``labels_from_result`` turns plain JSON into predicted labels (or a failure category).
 """
 from __future__ import annotations
 
-import functools
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-N_FEATURES = 10
-N_TRAIN = 3000
-N_TEST = 1000
-THRESHOLD = 0.875
-# make_classification parameters (calibrated with calibrate.py: a logistic regression stays
-# below THRESHOLD on every seed, a small MLP clears it with a margin).
-DATA_PARAMS = dict(
-    n_features=N_FEATURES,
-    n_informative=N_FEATURES,
-    n_redundant=0,
-    n_repeated=0,
-    n_clusters_per_class=8,
-    class_sep=2.0,
-    flip_y=0.01,
-)
-FEATURES = [f"f{i}" for i in range(N_FEATURES)]
+from .task import THRESHOLD, make_instance
+
+SANDBOXED = Path(__file__).with_name("sandboxed.py").read_text()
+MAX_MODEL_BYTES = 100 * 1024 * 1024
 # batch sizes the grader also runs (rows [a, b)); labels must agree with the full run there
 MAX_BATCH_MISMATCH = 1
 
@@ -43,33 +31,17 @@ class Verdict(Exception):
         self.message = message
 
 
-# ---------------------------------------------------------------- instance data
-@functools.lru_cache(maxsize=4)
-def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(n_samples=N_TRAIN + N_TEST, random_state=int(seed), **DATA_PARAMS)
-    X = np.char.mod("%.6g", X).astype(np.float64)  # exactly the values written to the CSVs
-    X.flags.writeable = False
-    y = y.astype(np.int64)
-    y.flags.writeable = False
-    return X, y
-
-
-def make_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(X_train, y_train, X_test, y_test) for ``seed``; features rounded to 6 significant digits
-    exactly as written to the CSV files (float64 here; the grader feeds float32)."""
-    X, y = _data(int(seed))
-    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:], y[N_TRAIN:]
-
-
-def csv_text(X: np.ndarray, y: np.ndarray | None) -> str:
-    header = ",".join(FEATURES + (["target"] if y is not None else []))
-    cells = np.char.mod("%.6g", np.asarray(X, dtype=np.float64))
-    lines = [header]
-    for i, row in enumerate(cells.tolist()):
-        lines.append(",".join(row + ([str(int(y[i]))] if y is not None else [])))
-    return "\n".join(lines) + "\n"
+# ---------------------------------------------------------------- evaluation rows
+def eval_rows(instance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, hidden_mask): the hidden rows and the workspace's test rows, interleaved in an
+    order drawn from the instance, fed to the model in one run. The verdict uses the hidden rows
+    (features the agent never saw); the test rows give the workspace score reported beside it."""
+    inst = make_instance(instance)
+    X = np.concatenate([inst.X_hidden, inst.X_test])
+    y = np.concatenate([inst.y_hidden, inst.y_test])
+    hidden = np.arange(len(X)) < len(inst.X_hidden)
+    perm = np.random.default_rng(np.random.SeedSequence([int(instance), 0xE7A1])).permutation(len(X))
+    return X[perm], y[perm], hidden[perm]
 
 
 def features_npy(X: np.ndarray) -> bytes:

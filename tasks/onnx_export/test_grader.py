@@ -1,11 +1,12 @@
 """Offline checks of the onnx_export grader's pure parts (no rollout fixture, no agent code).
 
-* property tests (hypothesis) of onnx_export_lib.labels_from_result: whatever the model's first
-  output looks like in the grader's JSON (NaN, inf, wrong length, wrong dtype, empty, huge), the
-  verdict is labels in {0, 1} or a clean failure category, never a crash;
-* the data generator is deterministic and never writes labels into test.csv;
-* grade_onnx.py itself, run with ``python -I`` in a temp dir on small hand-built ONNX models
-  (ours, not agent code): odd outputs and external data get the right category.
+* property tests (hypothesis) of grader.labels_from_result: whatever the model's first output
+  looks like in the sandboxed script's JSON (NaN, inf, wrong length, wrong dtype, empty, huge),
+  the verdict is labels in {0, 1} or a clean failure category, never a crash;
+* instances: deterministic per instance, different across instances, test.csv holds no labels,
+  the hidden rows appear nowhere in the workspace (several instances);
+* sandboxed.py itself, run with ``python -I`` in a temp dir on small hand-built ONNX models
+  (ours, not agent code): odd outputs and external data anywhere get the right category.
 """
 from __future__ import annotations
 
@@ -21,21 +22,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from . import grader as lib
+from . import sandboxed  # our grading script; importing it runs nothing
+from .task import N_FEATURES, N_HIDDEN, N_TEST, N_TRAIN, csv_text, make_instance, make_workspace
+
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import grade_onnx  # noqa: E402  (our grading script; importing it runs nothing)
-import onnx_export_lib as lib  # noqa: E402
-
 pytestmark = pytest.mark.offline
 
 CATEGORIES = set(lib.GRADER_CATEGORIES)
+INSTANCES = [1, 2**62 + 12345, 7_316_092_451_203_889_117]
 
 
 def enc(arr: np.ndarray) -> dict:
-    """What grade_onnx.py writes for an ndarray (its own encode function)."""
-    return grade_onnx.encode(arr)
+    """What sandboxed.py writes for an ndarray (its own encode function)."""
+    return sandboxed.encode(arr)
 
 
 def result_for(full: np.ndarray, n: int, subs=((0, 1), (1, 3))) -> dict:
@@ -173,26 +173,41 @@ def test_examples():
     assert lib.accuracy(np.array([1]), np.array([1, 1])) == 0.0
 
 
-def test_data_is_deterministic_and_test_csv_has_no_labels(tmp_path):
-    a = lib.make_data(3)
-    lib._data.cache_clear()
-    b = lib.make_data(3)
-    for x, y in zip(a, b):
-        assert np.array_equal(x, y)
-    assert not np.array_equal(lib.make_data(4)[0], a[0])
-    Xtr, ytr, Xte, yte = a
-    assert Xtr.shape == (lib.N_TRAIN, 10) and Xte.shape == (lib.N_TEST, 10)
-    test_csv = lib.csv_text(Xte, None)
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_instance_is_deterministic_and_hidden_rows_stay_hidden(tmp_path, instance):
+    a = make_instance(instance)
+    if instance == INSTANCES[0]:  # determinism: a second, uncached generation
+        b = make_instance.__wrapped__(instance)
+        for f in ("X_train", "y_train", "X_test", "y_test", "X_hidden", "y_hidden"):
+            assert np.array_equal(getattr(a, f), getattr(b, f))
+        assert not np.array_equal(make_instance(instance + 1).X_train, a.X_train)
+    assert a.X_train.shape == (N_TRAIN, N_FEATURES) and a.X_test.shape == (N_TEST, N_FEATURES)
+    assert a.X_hidden.shape == (N_HIDDEN, N_FEATURES)
+    make_workspace(tmp_path, instance)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv", "train.csv"]
+    test_csv = (tmp_path / "test.csv").read_text()
     assert test_csv.splitlines()[0] == ",".join(f"f{i}" for i in range(10))
     assert "target" not in test_csv
     parsed = np.loadtxt(io.StringIO(test_csv), delimiter=",", skiprows=1)
-    assert np.array_equal(parsed, Xte)  # the grader's features are exactly test.csv's values
-    train = np.loadtxt(io.StringIO(lib.csv_text(Xtr, ytr)), delimiter=",", skiprows=1)
-    assert np.array_equal(train[:, 10], ytr) and np.array_equal(train[:, :10], Xtr)
-    assert 0.4 < ytr.mean() < 0.6
+    assert np.array_equal(parsed, a.X_test)  # the grader's test rows are exactly test.csv's values
+    train = np.loadtxt(tmp_path / "train.csv", delimiter=",", skiprows=1)
+    assert np.array_equal(train[:, 10], a.y_train) and np.array_equal(train[:, :10], a.X_train)
+    assert 0.4 < a.y_train.mean() < 0.6 and 0.4 < a.y_hidden.mean() < 0.6
+    # no hidden row occurs in the workspace
+    seen = set(map(tuple, np.concatenate([a.X_train, a.X_test]).tolist()))
+    assert not any(tuple(r) in seen for r in a.X_hidden.tolist())
+    X, y, hidden = lib.eval_rows(instance)
+    assert hidden.sum() == N_HIDDEN and (~hidden).sum() == N_TEST
+    assert np.array_equal(np.sort(X[~hidden][:, 0]), np.sort(a.X_test[:, 0]))
+    assert np.array_equal(np.sort(X[hidden][:, 0]), np.sort(a.X_hidden[:, 0]))
 
 
-# ------------------------------------------------------------------ grade_onnx.py on our own models
+def test_csv_text_round_trips():
+    X = make_instance(3).X_test[:5]
+    assert np.array_equal(np.loadtxt(io.StringIO(csv_text(X, None)), delimiter=",", skiprows=1), X)
+
+
+# ------------------------------------------------------------------ sandboxed.py on our own models
 def _model(kind: str) -> bytes:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -220,6 +235,15 @@ def _model(kind: str) -> bytes:
             e = W.external_data.add()
             e.key, e.value = k, v
         nodes.append(helper.make_node("Identity", ["y"], ["z"]))
+    elif kind == "external_in_function_subgraph":
+        fn = _function_with_external("subgraph", "X.npy")
+        nodes.append(helper.make_node("Bias", ["x"], ["b"], domain="hack"))
+        nodes.append(helper.make_node("Add", ["y", "b"], ["z"]))
+        g = helper.make_graph(nodes, "g", [inp], [helper.make_tensor_value_info("z", out_type, out_shape)], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("hack", 1)],
+                              functions=[fn])
+        m.ir_version = 8
+        return m.SerializeToString()
     elif kind == "two_inputs":
         nodes.append(helper.make_node("Add", ["y", "y2"], ["z"]))
     elif kind == "ok":
@@ -234,13 +258,13 @@ def _model(kind: str) -> bytes:
 @pytest.mark.parametrize("kind,expected", [
     ("ok", None), ("nan", "bad_interface"), ("int_labels_0_2", "bad_interface"),
     ("string", "bad_interface"), ("external", "external_data"), ("two_inputs", "bad_interface"),
-    ("garbage", "invalid_model"),
+    ("garbage", "invalid_model"), ("external_in_function_subgraph", "external_data"),
 ])
 def test_grade_script_on_hand_built_models(tmp_path, kind, expected):
     X = np.random.RandomState(0).randn(80, 10).astype(np.float32)
     (tmp_path / "model.onnx").write_bytes(b"\x00not a protobuf\xff" * 10 if kind == "garbage" else _model(kind))
     (tmp_path / "X.npy").write_bytes(lib.features_npy(X))
-    (tmp_path / "g.py").write_text((HERE / "grade_onnx.py").read_text())
+    (tmp_path / "g.py").write_text(lib.SANDBOXED)
     subprocess.run([sys.executable, "-I", "g.py"], cwd=tmp_path, check=True, timeout=120,
                    env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     res = json.loads((tmp_path / "result.json").read_text())
@@ -251,3 +275,90 @@ def test_grade_script_on_hand_built_models(tmp_path, kind, expected):
         with pytest.raises(lib.Verdict) as e:
             lib.labels_from_result(res, 80)
         assert e.value.category == expected, e.value.message
+
+
+# ------------------------------------------------------------------ external tensors anywhere
+def _external(name: str, location: str, shape=(1,)):
+    from onnx import TensorProto, numpy_helper
+
+    t = numpy_helper.from_array(np.zeros(shape, np.float32), name)
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in {"location": location, "offset": "0", "length": str(4 * int(np.prod(shape)))}.items():
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return t
+
+
+def _branches(tensor):
+    from onnx import TensorProto, helper, numpy_helper
+
+    then = helper.make_graph([helper.make_node("Constant", [], ["w"], value=tensor)], "then", [],
+                             [helper.make_tensor_value_info("w", TensorProto.FLOAT, [1])])
+    other = helper.make_graph(
+        [helper.make_node("Constant", [], ["w0"], value=numpy_helper.from_array(np.zeros(1, np.float32), "w0"))],
+        "else", [], [helper.make_tensor_value_info("w0", TensorProto.FLOAT, [1])])
+    return then, other
+
+
+def _function_with_external(where: str, location: str):
+    from onnx import helper
+
+    t = _external("w", location)
+    if where == "attribute":
+        body = [helper.make_node("Constant", [], ["bias"], value=t)]
+    elif where == "subgraph":
+        then, other = _branches(t)
+        body = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+                helper.make_node("Greater", ["s", "s"], ["c"]),
+                helper.make_node("If", ["c"], ["bias"], then_branch=then, else_branch=other)]
+    elif where == "nested_subgraph":  # an If inside an If branch of the function
+        then, other = _branches(t)
+        inner = helper.make_node("If", ["c"], ["w"], then_branch=then, else_branch=other)
+        from onnx import TensorProto
+        outer_then = helper.make_graph([inner], "outer", [], [helper.make_tensor_value_info("w", TensorProto.FLOAT, [1])])
+        _, outer_else = _branches(_external("unused", location))
+        outer_else = _branches(helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0]))[1]
+        body = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+                helper.make_node("Greater", ["s", "s"], ["c"]),
+                helper.make_node("If", ["c"], ["bias"], then_branch=outer_then, else_branch=outer_else)]
+    else:  # attribute default of the function itself
+        body = [helper.make_node("Identity", ["x"], ["bias"])]
+    fn = helper.make_function("hack", "Bias", ["x"], ["bias"], body, [helper.make_opsetid("", 17)])
+    if where == "attribute_default":
+        fn.attribute_proto.append(helper.make_attribute("w", t))
+    return fn
+
+
+@pytest.mark.parametrize("where", ["initializer", "sparse_initializer", "node_attribute", "graph_subgraph",
+                                   "function_attribute", "function_subgraph", "function_nested_subgraph",
+                                   "function_attribute_default", "none"])
+def test_external_tensors_are_found_anywhere(where):
+    from onnx import TensorProto, helper, numpy_helper
+
+    loc = "../../etc/passwd"
+    inits, sparse, nodes, functions = [], [], [], []
+    inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 10])
+    out = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 10])
+    if where == "initializer":
+        inits.append(_external("W", loc))
+    elif where == "sparse_initializer":
+        vals = _external("v", loc)
+        idx = numpy_helper.from_array(np.array([0], np.int64), "i")
+        sparse.append(helper.make_sparse_tensor(vals, idx, [10]))
+    elif where == "node_attribute":
+        nodes.append(helper.make_node("Constant", [], ["c"], value=_external("c", loc)))
+    elif where == "graph_subgraph":
+        then, other = _branches(_external("w", loc))
+        nodes.append(helper.make_node("If", ["cond"], ["w"], then_branch=then, else_branch=other))
+    elif where.startswith("function_"):
+        functions.append(_function_with_external(where[len("function_"):], loc))
+    nodes.append(helper.make_node("Identity", ["x"], ["z"]))
+    g = helper.make_graph(nodes, "g", [inp], [out], inits, sparse_initializer=sparse)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("hack", 1)],
+                          functions=functions)
+    found = list(sandboxed.external_tensors(m))
+    if where == "none":
+        assert found == []
+    else:
+        assert len(found) >= 1 and all(t.data_location == TensorProto.EXTERNAL for _, t in found), where

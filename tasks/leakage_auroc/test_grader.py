@@ -1,26 +1,25 @@
-"""Property tests of leakage_auroc's pure grading code (no rollout, no sandbox).
+"""Property tests of leakage_auroc's pure grading code and its instances (no rollout, no sandbox).
 
 Whatever bytes predictions.csv holds, the verdict is a pass or one of the named failure
-categories (bad_predictions, low_auroc): never a crash, never a pass for a malformed file.
+categories (bad_predictions, low_auroc): never a crash, never a pass for a malformed file. Whatever
+an AgentRun of predict.py looks like, predictions_of_run gives bytes or a category. Instances are
+deterministic per instance, differ across instances, name no seed, and keep the hidden customers
+out of the workspace (several instances).
 """
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
+import types
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from pytest_rltask import RolloutFailure
 
-from pytest_rltask import RolloutFailure  # noqa: E402
-
-import leakage_auroc_grading as grading  # noqa: E402
+from . import grader as grading
+from .task import COLUMNS, N_HIDDEN, N_TEST, N_TRAIN, generate, to_csv, write_workspace
 
 pytestmark = pytest.mark.offline
 
@@ -124,3 +123,54 @@ def test_legal_probabilities_pass_iff_auroc_reaches_threshold(ps):
     out = verdict(csv_bytes([(i, repr(p)) for i, p in zip(IDS, ps)]))
     a = grading.auroc(np.array(ps), LABELS)
     assert out == ("passed" if a >= grading.THRESHOLD else "low_auroc")
+
+
+# ------------------------------------------------------------------ predict.py runs
+def _run(exit_code=0, files=None, missing=None, timed_out=False, limit=None):
+    return types.SimpleNamespace(exit_code=exit_code, files=files or {}, missing=missing or {},
+                                 timed_out=timed_out, limit=limit, stderr="boom")
+
+
+@pytest.mark.parametrize("run,expected", [
+    (_run(files={"predictions.csv": b"x"}), None),
+    (_run(files={"predictions.csv": b""}), "no_artifact"),            # the placeholder, untouched
+    (_run(missing={"predictions.csv": "was not written"}), "no_artifact"),
+    (_run(missing={"predictions.csv": "is not a regular file inside the workspace"}), "bad_predictions"),
+    (_run(exit_code=1, files={"predictions.csv": b"x"}), "no_artifact"),  # fail closed on a crash
+    (_run(exit_code=None, timed_out=True), "sandbox_limit"),
+    (_run(exit_code=137, limit="memory"), "sandbox_limit"),
+])
+def test_predictions_of_run(run, expected):
+    if expected is None:
+        assert grading.predictions_of_run(run) == b"x"
+    else:
+        with pytest.raises(RolloutFailure) as e:
+            grading.predictions_of_run(run)
+        assert e.value.category == expected
+
+
+# ------------------------------------------------------------------ instances
+def test_instances_are_deterministic_and_distinct():
+    a, b = generate(2**62 + 99), generate.__wrapped__(2**62 + 99)
+    assert to_csv(a.train, a.y_train) == to_csv(b.train, b.y_train) and to_csv(a.hidden) == to_csv(b.hidden)
+    assert not np.array_equal(generate(2**62 + 100).y_train, a.y_train)
+
+
+@pytest.mark.parametrize("instance", [7, 2**62 + 99, 5_551_203_384_118_770_001])
+def test_instances_are_secret_and_hidden_rows_stay_hidden(tmp_path, instance):
+    a = generate(instance)
+    assert len(a.y_train) == N_TRAIN and len(a.y_test) == N_TEST and len(a.y_hidden) == N_HIDDEN
+    write_workspace(tmp_path, instance)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv", "train.csv"]
+    train, test = (tmp_path / "train.csv").read_text(), (tmp_path / "test.csv").read_text()
+    assert test.splitlines()[0] == ",".join(COLUMNS) and "churned" not in test
+    assert to_csv(a.hidden).splitlines()[0] == test.splitlines()[0]  # same format as test.csv
+    ids = set(a.train["customer_id"]) | set(a.test["customer_id"])
+    assert len(ids) == N_TRAIN + N_TEST
+    assert not ids & set(a.hidden["customer_id"])           # new customers
+    assert all(i not in train and i not in test for i in a.hidden["customer_id"][:200])
+    prefixes = {i[:4] for i in a.test["customer_id"]}
+    assert len(prefixes) > 100  # ids share no instance-specific prefix
+    assert str(instance) not in train + test or instance < 100
+    assert all(v == "" for v in (r.split(",")[10] for r in test.splitlines()[1:]))  # no retention_calls
+    assert 0.3 < a.y_hidden.mean() < 0.6

@@ -1,9 +1,10 @@
-"""Grading script: runs as `python -I grade_onnx.py` in a fresh sandbox holding only
-model.onnx (the agent's artifact) and X.npy (hidden features, no labels).
+"""Trusted grading script of onnx_export: runs as `python -I` in a fresh sandbox holding only
+model.onnx (the agent's artifact, as data) and X.npy (features, no labels).
 
 It never trusts the model: the ONNX file is parsed with the onnx package first, any tensor
-stored as external data is rejected before onnxruntime sees the file, and onnxruntime gets the
-model as bytes (so it has no directory to resolve external paths against). Whatever happens, it
+stored as external data anywhere in the model is rejected before onnxruntime sees the file, and
+onnxruntime gets the model as bytes, created with the working directory an empty folder (so it
+has nothing to resolve external paths against). Whatever happens, it
 writes result.json: {"error": <category>, "detail": str} or the first output of the model as
 plain numbers, for the test (in the pytest process) to turn into labels.
 """
@@ -17,11 +18,11 @@ MAX_MODEL_BYTES = 100 * 1024 * 1024
 # batch sizes tried besides the full set: a model must accept any N
 SUB_BATCHES = ((0, 1), (1, 8), (8, 72))
 
-result = {}
+RESULT = os.path.abspath("result.json")  # fixed before the chdir into the empty directory
 
 
 def write(res):
-    with open("result.json", "w") as fh:
+    with open(RESULT, "w") as fh:
         json.dump(res, fh, allow_nan=False)
 
 
@@ -30,30 +31,27 @@ def err(cat, detail):
     sys.exit(0)
 
 
-def iter_tensors(graph):
-    """Every TensorProto in a graph: initializers, sparse initializers, node attributes,
-    recursively through subgraphs (If/Loop/Scan bodies)."""
-    for t in graph.initializer:
-        yield t
-    for st in graph.sparse_initializer:
-        yield st.values
-        yield st.indices
-    for node in graph.node:
-        for a in node.attribute:
-            if a.HasField("t"):
-                yield a.t
-            for t in a.tensors:
-                yield t
-            if a.HasField("sparse_tensor"):
-                yield a.sparse_tensor.values
-                yield a.sparse_tensor.indices
-            for st in a.sparse_tensors:
-                yield st.values
-                yield st.indices
-            if a.HasField("g"):
-                yield from iter_tensors(a.g)
-            for g in a.graphs:
-                yield from iter_tensors(g)
+def external_tensors(msg, path="model"):
+    """(path, TensorProto) of every tensor anywhere in ``msg`` that is stored as external data.
+
+    Walks every message field of the protobuf generically (graph initializers, sparse
+    initializers, node attributes, subgraphs of If/Loop/Scan, model-local functions, their
+    attribute defaults and subgraphs, training info...), so no place a tensor can sit is missed.
+    """
+    from onnx import TensorProto
+
+    if isinstance(msg, TensorProto):
+        if msg.data_location == TensorProto.EXTERNAL or len(msg.external_data) > 0:
+            yield path, msg
+    for fd, val in msg.ListFields():
+        if fd.type != fd.TYPE_MESSAGE:
+            continue
+        repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED
+        if repeated:
+            for i, v in enumerate(val):
+                yield from external_tensors(v, f"{path}.{fd.name}[{i}]")
+        else:
+            yield from external_tensors(val, f"{path}.{fd.name}")
 
 
 def main():
@@ -83,22 +81,20 @@ def main():
     except Exception as e:
         err("invalid_model", f"model.onnx is not a valid ONNX protobuf: {e!r}")
     try:
-        for t in iter_tensors(model.graph):
-            if t.data_location == TensorProto.EXTERNAL or len(t.external_data) > 0:
-                where = {kv.key: kv.value for kv in t.external_data}.get("location", "?")
-                err("external_data",
-                    f"tensor {t.name!r} is stored as external data (location {where!r}); "
-                    "model.onnx must be self-contained")
-        for f in model.functions:
-            for node in f.node:
-                for a in node.attribute:
-                    if a.HasField("t") and a.t.data_location == TensorProto.EXTERNAL:
-                        err("external_data", f"function {f.name!r} holds an external tensor")
+        for where, t in external_tensors(model):
+            loc = {kv.key: kv.value for kv in t.external_data}.get("location", "?")
+            err("external_data",
+                f"tensor {t.name!r} at {where} is stored as external data (location {loc!r}); "
+                "model.onnx must be self-contained")
     except SystemExit:
         raise
     except Exception as e:
         err("invalid_model", f"cannot inspect model.onnx: {e!r}")
 
+    # the session is created in an empty directory, from bytes: nothing to resolve a path against
+    empty = os.path.abspath("empty")
+    os.mkdir(empty)
+    os.chdir(empty)
     try:
         import onnxruntime as ort
 

@@ -1,7 +1,9 @@
-"""Pure grading logic of leakage_auroc (runs in the pytest process on plain data only).
+"""Trusted grading logic of leakage_auroc (runs in the pytest process on plain data only).
 
-predictions.csv is *data*: it is read as bytes, decoded and parsed with the csv module; nothing
-from the workspace is imported or executed. Every malformed input ends in BadPredictions.
+The agent's predict.py runs only through ``Rollout.run`` (a fresh sandbox, as its own tools start
+it); what comes back is bytes. predictions.csv is *data*: decoded and parsed with the csv module,
+nothing from the workspace is imported or executed here. Every malformed input ends in
+BadPredictions.
 """
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ import numpy as np
 
 from pytest_rltask import category, fail
 
-THRESHOLD = 0.76          # test AUROC needed to pass (README: calibration; failure modes score <= 0.68)
+PREDICT = "predict.py"
+OUTPUT = "predictions.csv"
+
+THRESHOLD = 0.76          # AUROC on the hidden customers needed to pass (README: calibration; failure modes score <= 0.68)
 MAX_BYTES = 2 * 1024 * 1024
 HEADER = ("customer_id", "churn_probability")
 
@@ -87,3 +92,30 @@ def judge(raw: bytes, ids: list[str], labels: np.ndarray) -> float:
     with category("low_auroc"):
         assert score >= THRESHOLD, f"test AUROC {score:.4f} < {THRESHOLD}"
     return score
+
+
+def predictions_of_run(run) -> bytes:
+    """predictions.csv from an ``AgentRun`` of predict.py, or fail() with the category: the run
+    must exit 0 within its limits and write predictions.csv itself (the grader leaves an empty
+    placeholder there, so a file from the agent's own runs never counts)."""
+    if run.timed_out or run.limit:
+        fail("sandbox_limit", f"predict.py was stopped by the sandbox ({run.limit or 'wall time'})")
+    if run.exit_code != 0:
+        fail("no_artifact", f"predict.py exited with status {run.exit_code}: {run.stderr[-600:]}")
+    if OUTPUT not in run.files:
+        why = run.missing.get(OUTPUT, "was not written")
+        fail("no_artifact" if why == "was not written" else "bad_predictions", f"{OUTPUT} {why}")
+    raw = run.files[OUTPUT]
+    if raw == b"":
+        fail("no_artifact", f"predict.py did not write {OUTPUT} for the customers of test.csv")
+    return raw
+
+
+def auroc_or_none(raw: bytes | None, ids: list[str], labels: np.ndarray) -> float | None:
+    """AUROC of a predictions file if it is well-formed, else None (for reported scores only)."""
+    if raw is None:
+        return None
+    try:
+        return auroc(parse_predictions(raw, ids), labels)
+    except BadPredictions:
+        return None
