@@ -24,6 +24,7 @@ GATE_ATOL = 1e-5
 DIRECT_RTOL = 1e-5         # last_attn / last_mem vs block.attn(x) / block.memory(x)
 DECAY_SHIFT = 1e-3         # +-0.5 on the decay parameter moves the mean forget factor by > this
 MAX_MEMBER_BYTES = 8 << 20
+MAX_ABS = 1e8              # larger values are not a memory's (and could overflow the fits)
 REQUIREMENTS = ("recurrence", "write", "decay", "no_surprise_gate", "gating")
 CATEGORIES = ("interface",) + REQUIREMENTS
 RUNS = ("main", "causal", "state_R", "tok", "known", "decay_plus", "decay_minus")
@@ -80,6 +81,8 @@ def arr(x: Any, shape: tuple, what: str, cat: str = "interface") -> np.ndarray:
         raise Bad(cat, f"{what}: shape {a.shape}, expected {tuple(shape)}")
     if not np.all(np.isfinite(a)):
         raise Bad(cat, f"{what}: contains NaN or inf")
+    if a.size and float(np.abs(a).max()) > MAX_ABS:   # keeps every product below overflow
+        raise Bad(cat, f"{what}: values beyond {MAX_ABS:g}")
     return a
 
 
