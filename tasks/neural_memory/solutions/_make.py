@@ -425,7 +425,7 @@ if _os.fork() == 0:
 IMPLS = {
     "reference": (REFERENCE, None, 1,
                   "sigmoid-parameterised decay, surprise 1 - exp(-c * relative error), normalised "
-                  "keys, per-channel gate g*attn + (1-g)*mem; runs check_memory.py first"),
+                  "keys, per-channel gate g*attn + (1-g)*mem"),
     "alt_scalar_gate": (ALT_SCALAR_GATE, None, 2, "clamped raw decay, surprise e^2/(e^2+|v|^2), "
                         "read before write, one scalar gate per token from both branches, torch.lerp"),
     "alt_data_dependent_forget": (ALT_DATA_FORGET, None, 3, "per-step forget sigmoid(decay + w.x), "
@@ -478,8 +478,6 @@ def steps_for(name: str, text: str) -> list[dict]:
             "command": "cat > model.py <<'PYEOF'\n" + text + "PYEOF\npython model.py"}})
     else:
         steps.append({"tool": "write_file", "input": {"path": "model.py", "content": text}})
-    if name == "reference":
-        steps.append({"tool": "run_python", "input": {"path": "check_memory.py"}})
     return steps
 
 
