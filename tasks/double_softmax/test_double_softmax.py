@@ -1,54 +1,33 @@
 """double_softmax: fix a silent double-softmax bug (softmax output fed to CrossEntropyLoss).
 
-The agent gets train_digits.py (a PyTorch MLP on scikit-learn's digits whose model ends in softmax
-while the loss is nn.CrossEntropyLoss). The grader never reads the code: it imports the fixed
-script in a fresh grading sandbox, observes main()'s optimizer steps, trains build_model() with
-make_loss() under its own seed and budget while comparing loss and gradient with cross-entropy of
-the logits at every step, and sends back the trained weights; held-out accuracy is computed here,
-in the pytest process, with labels that never enter a sandbox. See README.md.
+The grader never reads or imports the agent's code. It runs ``python train_digits.py`` (as the
+agent's ``run_python`` does) twice in fresh sandboxes: on the workspace's own instance, and on a
+hidden one written over the same three input files. Each run's ``weights.npz`` comes back as
+bytes and is compared here, in the pytest process, with the training recomputed in numpy (the fix:
+cross-entropy of the logits; and the unfixed one, to name the failure), then scored on held-out
+digits whose features and labels never enter a sandbox. See README.md.
 """
 from __future__ import annotations
 
-import json
-import secrets
+from pytest_rltask import fail
 
-from double_softmax_task import (
-    GRADER_SCRIPT,
-    PROMPT,
-    SCRIPT_NAME,
-    context,
-    grader_input,
-    heldout_accuracy,
-    make_workspace,
-    verdict,
-)
-
-from pytest_rltask import Limits, Task, fail
-
-TASK = Task(
-    prompt=PROMPT,
-    tools=["list_files", "read_file", "write_file", "run_python", "bash", "submit_answer"],
-    files=make_workspace,
-    max_steps=30,
-    time_limit=1200,
-    limits=Limits(wall_s=180, cpu_s=360),
-    grade_limits=Limits(wall_s=480, cpu_s=900),
-)
+from .grader import ACC_THRESHOLD, MAX_MEMBER_BYTES, Verdict, heldout_accuracy, judge_run, reference
+from .task import SCRIPT_NAME, TASK, WEIGHTS, instance  # noqa: F401  (TASK: the fixture's)
 
 
 def test_double_softmax(rollout):
-    script = rollout.artifact(SCRIPT_NAME, "script_error", max_bytes=1_000_000)
-    nonce = secrets.token_hex(16)
-    out = rollout.grade(
-        GRADER_SCRIPT.read_text(),
-        files={SCRIPT_NAME: script,
-               "grader_input.json": json.dumps(grader_input(rollout.seed, nonce))},
-        name=GRADER_SCRIPT.name,
-    )
-    ctx = context(rollout.seed, nonce)
-    v = verdict(out, ctx)
-    acc = heldout_accuracy(out, ctx)
-    if acc is not None and (v is None or v[0] != "bad_result"):
-        rollout.score("heldout_accuracy", acc)
-    if v is not None:
-        fail(*v)
+    try:
+        for which in ("hidden", "workspace"):   # a copied or pinned product fails the first run
+            inst = instance(rollout.instance, which)
+            run = rollout.run([SCRIPT_NAME], files=inst.files(), outputs=[WEIGHTS],
+                              max_output_bytes=8 * MAX_MEMBER_BYTES)
+            w = judge_run(run.exit_code, run.timed_out, run.limit, run.stderr,
+                          run.files.get(WEIGHTS), reference(rollout.instance, which),
+                          f"run on the {which} instance")
+            if which == "hidden":   # features and labels of these digits never enter a sandbox
+                acc = heldout_accuracy(w, inst)
+                rollout.score("heldout_accuracy", acc)
+                if acc < ACC_THRESHOLD:
+                    raise Verdict("low_accuracy", f"held-out accuracy {acc:.3f} < {ACC_THRESHOLD}")
+    except Verdict as v:
+        fail(v.category, v.message)

@@ -1,19 +1,14 @@
-"""Calibration of neural_memory: the reference vs a naive attempt, over seeds 1..10.
+"""Calibration of neural_memory: every shipped model.py variant through check_memory.py on the
+hidden probes of several instances, scored by the trusted grader (requirements met, of 5).
 
-Runs the real grader script (`python -I`, in a temporary directory; no sandbox needed: only our
-own model.py variants run here) and the pure verdict. The score is the number of the five
-graded requirements met (recurrence, write, decay, surprise, blending; 0 if the interface is
-broken). The naive attempt is what the write-up describes models doing: everything right except
-a plain learned write gate and a non-complementary blend (g * attn + mem).
+    python -m tasks.neural_memory.calibrate                 (reference and naive, instances 1..10)
+    python -m tasks.neural_memory.calibrate --solutions     (every variant, instances 1..5)
 
-    python tasks/neural_memory/calibrate.py              (or: python -m tasks.neural_memory.calibrate)
-    python tasks/neural_memory/calibrate.py --solutions  (every shipped variant, seeds 1..10)
+Runs in temporary directories without a sandbox: only this repository's own variants run here.
+The naive attempt is the write-up's typical answer: a plain learned write gate and g*attn + mem.
 """
 from __future__ import annotations
 
-import json
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,58 +16,53 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from .grader import Bad, analyse, context, load_outputs
+from .solutions import _make as M
+from .task import OUTPUTS, RUNNER_NAME, make_workspace, probe_files
 
-import neural_memory_impls as I  # noqa: E402
-import neural_memory_task as T  # noqa: E402
-
-NAIVE = I._swap(I.FAIL_LEARNED_GATE, "return g * a + (1 - g) * m", "return g * a + m")
+NAIVE = M._swap(M.FAIL_LEARNED_GATE, "return g * a + (1 - g) * m", "return g * a + m")
 
 
-def grade_locally(model_text: str, seed: int) -> tuple[dict, dict]:
-    nonce = secrets.token_hex(16)
+def grade_locally(classes: str, inst: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "model.py").write_text(model_text)
-        (d / "grader_input.json").write_text(json.dumps(T.grader_input(seed, nonce)))
-        shutil.copy(T.GRADER_SCRIPT, d / T.GRADER_SCRIPT.name)
-        subprocess.run([sys.executable, "-I", T.GRADER_SCRIPT.name], cwd=d, timeout=600,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        make_workspace(d, inst)
+        (d / "model.py").write_text(M.model_py(classes))
+        for name, content in probe_files(inst, "hidden").items():
+            (d / name).write_bytes(content.encode() if isinstance(content, str) else content)
+        subprocess.run([sys.executable, RUNNER_NAME], cwd=d, capture_output=True, timeout=600,
                        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
         try:
-            out = json.loads((d / "result.json").read_text())
-        except (OSError, ValueError):
+            out = load_outputs((d / OUTPUTS).read_bytes())
+        except (OSError, Bad):
             out = None
-    return out, T.context(seed, nonce)
+    return analyse(out, context(inst, "hidden"))
 
 
-def run(name: str, text: str, seeds) -> None:
+def run(name: str, classes: str, instances) -> None:
     scores, passes, cats = [], 0, {}
     t0 = time.time()
-    for seed in seeds:
-        out, ctx = grade_locally(I.model_py(text), seed)
-        a = T.analyse(out, ctx)
+    for inst in instances:
+        a = grade_locally(classes, inst)
         scores.append(sum(ok for ok, _ in a["checks"].values()))
         if a["first"] is None:
             passes += 1
         else:
             cats[a["first"][0]] = cats.get(a["first"][0], 0) + 1
-            if "-v" in sys.argv:
-                print("   ", seed, a["first"])
     sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
     print(f"{name:28s} requirements met {statistics.mean(scores):.2f} +- {sd:.2f} of 5; "
-          f"verdict pass {passes}/{len(scores)} {cats or ''}; "
-          f"{(time.time() - t0) / len(scores):.1f} s/seed", flush=True)
+          f"pass {passes}/{len(scores)} {cats or ''}; {(time.time() - t0) / len(scores):.1f} s/instance",
+          flush=True)
 
 
 def main() -> None:
-    seeds = range(1, 11)
     if "--solutions" in sys.argv:
-        for name, text in I.IMPLS.items():
-            run(name, text, seeds)
+        for name, (classes, *_rest) in M.IMPLS.items():
+            if name not in M.FIRST_RUN:   # those need their session's cached outputs
+                run(name, classes, range(1, 6))
         return
-    run("reference", I.REFERENCE, seeds)
-    run("naive (learned gate, g*a+m)", NAIVE, seeds)
+    run("reference", M.REFERENCE, range(1, 11))
+    run("naive (learned gate, g*a+m)", NAIVE, range(1, 11))
 
 
 if __name__ == "__main__":

@@ -1,48 +1,33 @@
 """neural_memory: add a surprise-gated, decaying, outer-product neural memory to a small transformer.
 
-The agent gets model.py (a causal transformer whose MemoryBlock uses attention only, with a
-NeuralMemory stub) and TASK.md (the interface). The grader never reads the code: it imports the
-agent's model.py in a fresh grading sandbox (`python -I`), runs behavioural probes with its own
-sizes, initialisation and inputs, and sends back the raw tensors it observed; the verdict is
-computed here from plain numbers (neural_memory_task.verdict). See README.md.
+The grader never reads or imports the agent's code. It runs ``python check_memory.py`` (its own
+pristine copy of the workspace's runner, started as the agent's ``run_python`` starts it) in a
+fresh sandbox with hidden probe sizes and inputs written over ``probe_config.json`` and
+``probe_inputs.npz``; ``probe_outputs.npz`` comes back as bytes and is judged here as data
+(grader.analyse), against values recomputed from the hidden instance. See README.md.
 """
 from __future__ import annotations
 
-import json
-import secrets
+from pytest_rltask import fail
 
-from neural_memory_task import (
-    GRADER_SCRIPT,
-    PROMPT,
-    analyse,
-    context,
-    grader_input,
-    make_workspace,
-)
-
-from pytest_rltask import Limits, Task, fail
-
-TASK = Task(
-    prompt=PROMPT,
-    tools=["list_files", "read_file", "write_file", "run_python", "bash", "submit_answer"],
-    files=make_workspace,
-    max_steps=30,
-    time_limit=1200,
-    limits=Limits(wall_s=120, cpu_s=240),
-    grade_limits=Limits(wall_s=300, cpu_s=600),
-)
+from .grader import Bad, analyse, context, load_outputs
+from .task import OUTPUTS, RUNNER_NAME, TASK, probe_files  # noqa: F401  (TASK: the fixture's)
 
 
 def test_neural_memory(rollout):
-    model = rollout.artifact("model.py", "interface", max_bytes=1_000_000)
-    nonce = secrets.token_hex(16)
-    out = rollout.grade(
-        GRADER_SCRIPT.read_text(),
-        files={"model.py": model,
-               "grader_input.json": json.dumps(grader_input(rollout.seed, nonce))},
-        name=GRADER_SCRIPT.name,
-    )
-    a = analyse(out, context(rollout.seed, nonce))
+    run = rollout.run([RUNNER_NAME], files=probe_files(rollout.instance, "hidden"), outputs=[OUTPUTS],
+                      max_output_bytes=64 << 20)
+    if run.timed_out or run.limit:
+        fail("interface", f"check_memory.py stopped by the sandbox's {run.limit or 'wall time'} limit")
+    if OUTPUTS not in run.files:
+        fail("interface", f"check_memory.py left no {OUTPUTS} (exit {run.exit_code}): {run.stderr[-800:]}")
+    try:
+        out = load_outputs(run.files[OUTPUTS])
+    except Bad as e:
+        fail(e.cat, e.msg)
+    if run.exit_code != 0 and "error" not in out:
+        fail("interface", f"check_memory.py exited {run.exit_code}: {run.stderr[-800:]}")
+    a = analyse(out, context(rollout.instance, "hidden"))
     rollout.score("requirements_met", sum(1 for ok, _ in a["checks"].values() if ok))
     if a["first"] is not None:
         fail(*a["first"])

@@ -1,124 +1,68 @@
-"""Trusted helpers of the neural_memory task (pytest process only; nothing here runs agent code).
+"""neural_memory's trusted grading: probe_outputs.npz (bytes from the runner's sandbox) -> verdict.
 
-* ``make_workspace(ws, seed)``: model.py (a small causal transformer with NeuralMemory and
-  MemoryBlock stubs) and TASK.md (the interface).
-* ``grader_input(seed, nonce)``: probe sizes and seeds for the grading sandbox (no labels exist
-  in this task: what is hidden is the probe inputs' seeds and the thresholds below).
-* ``analyse(out, ctx)`` / ``verdict(out, ctx)``: the pure part of the grader. It turns the raw
-  tensors the grading sandbox observed into one check per requirement, then a verdict
-  (category, message) or None. Pure numpy; property-tested in test_neural_memory_grader.py.
+Nothing here imports or runs agent code. ``load_outputs`` parses the archive with
+``np.load(allow_pickle=False)`` after checking member names and sizes; ``analyse`` turns the
+arrays into one check per requirement (pure numpy; property-tested in test_grader.py). Every
+value that ties the outputs to the hidden inputs (the given initial states, the states that
+predict a known pair, the sizes) is recomputed here from the instance, not taken from the run.
 """
 from __future__ import annotations
 
-import random
-from pathlib import Path
+import io
+import zipfile
 from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-GRADER_SCRIPT = HERE / "grade_neural_memory.py"
-MODEL_PY = (HERE / "workspace_model.py").read_text()
-CALL_LIMIT_S = 60
+from .task import OUTPUTS as OUT_NAME, probe
 
-# thresholds (stated in the prompt where they are requirements)
 SURPRISE_RATIO = 0.95      # a predicted pair's write must be <= 95% of the surprising one's
 FIT_RTOL = 1e-3            # ||M_t - (a M_{t-1} + b v k^T)|| <= FIT_RTOL * ||M_t||
 CAUSAL_RTOL = 1e-5         # changes after step t move outputs up to t by <= this * max|y|
 GATE_RTOL = 1e-4           # |out - (g attn + (1-g) mem)| <= GATE_ATOL + GATE_RTOL * scale
 GATE_ATOL = 1e-5
+DIRECT_RTOL = 1e-5         # last_attn / last_mem vs block.attn(x) / block.memory(x)
 DECAY_SHIFT = 1e-3         # +-0.5 on the decay parameter moves the mean forget factor by > this
+MAX_MEMBER_BYTES = 8 << 20
+MAX_ABS = 1e8              # larger values are not a memory's (and could overflow the fits)
 REQUIREMENTS = ("recurrence", "write", "decay", "no_surprise_gate", "gating")
-CATEGORIES = ("bad_result", "interface") + REQUIREMENTS
-
-PROMPT = """\
-`model.py` in your workspace holds a small causal transformer. Its `MemoryBlock` currently \
-uses attention only; `NeuralMemory` is a stub. Add a neural long-term memory to it, inspired by \
-how biological memory works:
-
-* **Surprise.** We remember what surprises us. The memory should write strongly what it could \
-not predict and weakly what it already knows: the strength of each write is a gate driven by the \
-memory's prediction error, i.e. how far what the memory currently retrieves for this step's key \
-is from this step's value. A plain learned gate on the input is not surprise.
-* **Forgetting.** Old memories fade at a rate the model learns.
-* **Association.** The memory is a matrix `M` (`d_value x d_key`) that stores key -> value \
-associations; each write adds the outer product `v_t k_t^T` of the step's value and key, scaled \
-by the surprise gate.
-* **Recurrence.** The memory is updated step by step, in time order: the output at step t can \
-only depend on inputs up to t.
-* **Blending.** Attention (short-term) and memory (long-term) compete for the block's output.
-
-Interface (the grader imports your `model.py` and calls exactly this; keep `CausalSelfAttention` \
-as it is; every tensor below is a plain `torch.Tensor`):
-
-`NeuralMemory(d_model, d_key, d_value)`, an `nn.Module`:
-- `forward(x, state=None)` with `x` float32 `[B, T, d_model]` and `state` either None (start from \
-an all-zero memory) or a float32 `[B, d_value, d_key]` initial memory; returns the memory branch \
-output `y`, float32 `[B, T, d_model]` (what the memory retrieves at each step, projected back to \
-d_model). It must read the memory: a different initial `state` must change `y`.
-- after each forward it sets `self.last_keys` `[B, T, d_key]`, `self.last_values` \
-`[B, T, d_value]` (exactly the `k_t`, `v_t` of the writes, and `k_t` is also the key whose \
-retrieval the surprise compares with `v_t`), and `self.last_states` `[B, T+1, d_value, d_key]`: \
-`last_states[:, 0]` is the initial memory (zeros or `state`) and `last_states[:, t+1]` the memory \
-right after step t's update.
-- `self.decay` is an `nn.Parameter` registered on the module (any shape) that controls the \
-forgetting.
-
-`MemoryBlock(d_model, n_heads, d_key, d_value)`, an `nn.Module` with `self.attn` (a \
-`CausalSelfAttention`) and `self.memory` (a `NeuralMemory`):
-- `forward(x)`, `x` `[B, T, d_model]` -> `[B, T, d_model]`; each forward calls `self.attn(x)` \
-once and `self.memory(...)` once and returns the blend of the two (no residual: `Layer` adds \
-it). It sets `self.last_attn` and `self.last_mem` to exactly the tensors those two calls returned \
-and `self.last_gate` to the gate `g` (`[B, T, 1]` or `[B, T, d_model]`).
-
-What the grader checks, by running your modules with its own sizes, weights (default \
-initialisation, seeded) and random inputs, on CPU (each call must finish within {limit} s):
-1. Recurrence: outputs (memory and block) at steps <= t do not change when inputs after t \
-change; `last_states` changes at every step; a different initial `state` changes `y`.
-2. Write: from each step to the next, the memory is the previous memory times one forget factor \
-in [0, 1] (a single number for the whole matrix, which may depend on the step) plus a \
-non-negative multiple of `v_t k_t^T`; nothing else changes it (relative tolerance 1e-3).
-3. Decay: `self.decay` is a registered `nn.Parameter`, a loss on `y` gives it a nonzero finite \
-gradient, and shifting its value by +-0.5 changes the forget factor.
-4. Surprise: the write strength (the multiple of `v_t k_t^T`) is at most 95% as large when the \
-memory already predicts the step's pair as when it does not: (a) for a one-step input with an \
-initial `state` that already maps `k` to `v`, compared with a `state` that maps `k` to zero \
-(a `state` that maps `k` half-way to `v` must give a write strength in between); (b) for a token repeated right after it was written, \
-compared with its first write and with the same token in the same sequence where the previous \
-token was a different one.
-5. Blending: `g` is in [0, 1], depends on the input, and is the weight of the attention branch: \
-the block output equals the blend of `last_attn` and `last_mem` where `g` = 1 means attention only \
-and `g` = 0 means memory only, elementwise (tolerance 1e-5 + 1e-4 x the outputs' scale); both \
-branches must actually contribute.
-
-Keep it small and CPU-friendly. When done, call `submit_answer` with a one-line summary (the \
-text is not graded; only `model.py` is).
-""".replace("{limit}", str(CALL_LIMIT_S))
-
-TASK_MD = "# NeuralMemory / MemoryBlock interface\n\n" + PROMPT.split("Interface (", 1)[1].split(
-    "Keep it small", 1)[0].join(["Interface (", ""])
+CATEGORIES = ("interface",) + REQUIREMENTS
+RUNS = ("main", "causal", "state_R", "tok", "known", "decay_plus", "decay_minus")
 
 
-def make_workspace(ws: Path, seed: int) -> None:
-    (ws / "model.py").write_text(MODEL_PY)
-    (ws / "TASK.md").write_text(TASK_MD)
-
-
-def probe_config(seed: int) -> dict[str, Any]:
-    rng = random.Random(1_000_003 * seed + 17)
-    T = rng.randint(10, 14)
-    return {"d_model": rng.choice([24, 32, 48]), "n_heads": rng.choice([2, 4]),
-            "d_key": rng.choice([24, 32]), "d_value": rng.choice([8, 12, 16]),
-            "T": T, "p": rng.randint(1, 2), "q": rng.randint(1, T - 3), "pairs": 3,
-            "x_seed": rng.randrange(2**31), "init_seed": rng.randrange(2**31)}
-
-
-def grader_input(seed: int, nonce: str) -> dict[str, Any]:
-    return {"nonce": nonce, "call_limit_s": CALL_LIMIT_S, **probe_config(seed)}
-
-
-def context(seed: int, nonce: str) -> dict[str, Any]:
-    return {"nonce": nonce, "cfg": probe_config(seed)}
+def load_outputs(data: bytes) -> dict[str, Any]:
+    """probe_outputs.npz bytes -> {"error": str} or the nested probe dict analyse() reads.
+    Raises Bad("interface") for anything but a plain archive of numeric arrays."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise Bad("interface", f"probe_outputs.npz is not an .npz archive ({e})") from None
+    if len(infos) > 100 or any(i.file_size > MAX_MEMBER_BYTES for i in infos):
+        raise Bad("interface", "probe_outputs.npz has too many or too large members")
+    flat: dict[str, np.ndarray] = {}
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            for k in npz.files:
+                flat[k] = npz[k]
+    except Exception as e:  # noqa: BLE001  (object arrays, bad headers, truncation)
+        raise Bad("interface", f"probe_outputs.npz cannot be read as plain arrays: "
+                               f"{type(e).__name__}: {str(e)[:200]}") from None
+    if "error" in flat:
+        return {"error": str(flat["error"])[-1500:]}
+    for k, a in flat.items():
+        if a.dtype.kind not in "fiub":
+            raise Bad("interface", f"{k}: dtype {a.dtype} is not numeric")
+    p: dict[str, Any] = {}
+    for k, a in flat.items():
+        if a.dtype.kind == "b" and a.shape == ():
+            a = bool(a)
+        head, _, tail = k.partition(".")
+        if tail:
+            p.setdefault(head, {})[tail] = a
+        else:
+            p[head] = a
+    return p
 
 
 # ---------------------------------------------------------------------------------- verdict
@@ -137,6 +81,8 @@ def arr(x: Any, shape: tuple, what: str, cat: str = "interface") -> np.ndarray:
         raise Bad(cat, f"{what}: shape {a.shape}, expected {tuple(shape)}")
     if not np.all(np.isfinite(a)):
         raise Bad(cat, f"{what}: contains NaN or inf")
+    if a.size and float(np.abs(a).max()) > MAX_ABS:   # keeps every product below overflow
+        raise Bad(cat, f"{what}: values beyond {MAX_ABS:g}")
     return a
 
 
@@ -197,30 +143,54 @@ def _max_rel_diff(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.abs(x - y).max(initial=0.0)) / scale
 
 
+def context(instance_seed: int, which: str) -> dict[str, Any]:
+    """What analyse() compares with: the probe's config and hidden inputs (trusted side)."""
+    c, inputs = probe(instance_seed, which)
+    return {"cfg": c, "inputs": inputs}
+
+
+def known_states(tok_k: np.ndarray, tok_v: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The initial states of the known-pair probe, recomputed here from the run's step-0 key and
+    value: unrelated content E (E k = 0) plus none / half / all of the pair k -> v."""
+    k, v = tok_k.astype(np.float64), tok_v.astype(np.float64)
+    kk = (k * k).sum(-1, keepdims=True)
+    Wk = inputs["E_key"].astype(np.float64)
+    w = Wk - (Wk * k).sum(-1, keepdims=True) / np.maximum(kk, 1e-12) * k
+    E = inputs["E_value"].astype(np.float64)[:, :, None] * w[:, None, :]
+    E = E / np.maximum(np.linalg.norm(E.reshape(len(E), -1), axis=1), 1e-12)[:, None, None] \
+        * (np.linalg.norm(v, axis=1) / np.sqrt(np.maximum(kk[:, 0], 1e-12)))[:, None, None]
+    pair = v[:, :, None] * k[:, None, :] / np.maximum(kk[:, :, None], 1e-12)
+    return np.concatenate([E, E + 0.5 * pair, E + pair], 0)
+
+
 def analyse(out: Any, ctx: dict[str, Any]) -> dict[str, Any]:
-    """{'first': (cat, msg) or None, 'checks': {requirement: (ok, msg)}}."""
+    """{'first': (cat, msg) or None, 'checks': {requirement: (ok, msg)}}; ``out`` is
+    load_outputs()'s dict."""
     checks: dict[str, tuple[bool, str]] = {}
-    if not isinstance(out, dict) or not isinstance(out.get("nonce"), str) \
-            or out.get("nonce") != ctx["nonce"]:
-        return {"first": ("bad_result", "grader result does not carry this grading run's nonce"),
-                "checks": checks}
+    if not isinstance(out, dict):
+        return {"first": ("interface", "no probe outputs"), "checks": checks}
     err = out.get("error")
     if err is not None:
-        stage = str(err.get("stage", "?")) if isinstance(err, dict) else "?"
-        msg = str(err.get("msg", err))[-600:] if isinstance(err, dict) else str(err)[-600:]
-        cat = "decay" if stage.startswith("memory.decay") else "interface"
-        return {"first": (cat, f"{stage}: {msg}"), "checks": checks}
-    c = ctx["cfg"]
-    N, T, Q, Pp = c["pairs"], c["T"], c["q"], c["p"]
+        cat = "decay" if str(err).startswith("memory.decay") else "interface"
+        return {"first": (cat, str(err)[-800:]), "checks": checks}
+    c, inputs = ctx["cfg"], ctx["inputs"]
+    N, T, Q = c["pairs"], c["T"], c["q"]
     B, D = 2 * N, c["d_model"]
+    p = out
     try:
-        p = _get(out, "probes", "probes")
+        echo = _get(p, "inputs", "the echoed inputs")
+        for k in ("x", "R"):
+            e = arr(_get(echo, k, f"inputs.{k}"), inputs[k].shape, f"inputs.{k}")
+            if _max_rel_diff(e, inputs[k].astype(np.float64)) > 1e-6:
+                raise Bad("interface", f"{OUT_NAME} was not computed from this run's inputs "
+                                       f"(inputs.{k} differs from probe_inputs.npz)")
         main = mem_run(p, "main", B, T, c)
         causal = mem_run(p, "causal", B, T, c)
         sR = mem_run(p, "state_R", B, T, c)
-        R = arr(_get(p, "R", "R"), (B, c["d_value"], c["d_key"]), "R")
-        known = mem_run(p, "known", 3 * N, 1, c)
-        K0 = arr(_get(p, "known_init", "known_init"), (3 * N, c["d_value"], c["d_key"]), "known_init")
+        R = inputs["R"].astype(np.float64)
+        tok = mem_run(p, "tok", N, T, c)
+        known = mem_run(p, "known", 3 * N, T, c)
+        K0 = known_states(tok["k"][:, 0], tok["v"][:, 0], inputs)
         blk = _get(p, "block", "block probe")
         if not isinstance(blk, dict):
             raise Bad("interface", "block probe malformed")
@@ -236,7 +206,8 @@ def analyse(out: Any, ctx: dict[str, Any]) -> dict[str, Any]:
                                    f"or {(B, T, D)}")
         if not np.all(np.isfinite(g)):
             raise Bad("interface", "block.last_gate: contains NaN or inf")
-        bcausal = arr(_get(p, "block_causal", "block_causal"), (B, T, D), "block(x') output")
+        bcausal = arr(_get(_get(p, "block_causal", "block_causal"), "out", "block(x')"), (B, T, D),
+                      "block(x') output")
         dec = _get(p, "decay", "decay probe")
         if not isinstance(dec, dict):
             raise Bad("interface", "decay probe malformed")
@@ -342,26 +313,27 @@ def analyse(out: Any, ctx: dict[str, Any]) -> dict[str, Any]:
                                               f"{bE:.4g} / {bH:.4g} / {bK:.4g}")
         fm = fits.get("main") or fit_steps(main)
         for i in range(N):
-            rep, nov, first = fm["b"][2 * i, Pp + 1], fm["b"][2 * i + 1, Pp + 1], fm["b"][2 * i, Pp]
-            if not all(np.isfinite(x) for x in (rep, nov, first)):
-                raise Bad("no_surprise_gate", f"pair {i}: write strengths not measurable")
-            if not (rep <= SURPRISE_RATIO * nov and rep <= SURPRISE_RATIO * first):
-                raise Bad("no_surprise_gate", f"pair {i}: repeated token written with strength "
-                                              f"{rep:.4g}; its first write {first:.4g}, after a "
-                                              f"different token {nov:.4g}")
+            t = c["recur"][i]
+            rep, nov = fm["b"][2 * i, t], fm["b"][2 * i + 1, t]
+            if not all(np.isfinite(x) for x in (rep, nov)) or nov <= 1e-9:
+                raise Bad("no_surprise_gate", f"pair {i}: write strengths at step {t} not "
+                                              f"measurable ({rep:.3g}, {nov:.3g})")
+            if not rep <= SURPRISE_RATIO * nov:
+                raise Bad("no_surprise_gate", f"pair {i}: a token recurring at step {t} after it "
+                                              f"was written at step {c['first'][i]} is written with "
+                                              f"strength {rep:.4g}; after a different token, {nov:.4g}")
         checks["no_surprise_gate"] = (True, "")
     except Bad as e:
         checks["no_surprise_gate"] = (False, e.msg)
 
     # 5. gating
     try:
-        if blk.get("n_attn_calls") != 1 or blk.get("n_mem_calls") != 1:
-            raise Bad("gating", f"block.forward called self.attn {blk.get('n_attn_calls')} and "
-                                f"self.memory {blk.get('n_mem_calls')} times (expected once each)")
-        ha = arr(_get(blk, "hook_attn", "hook_attn"), (B, T, D), "self.attn output", "gating")
-        hm = arr(_get(blk, "hook_mem", "hook_mem"), (B, T, D), "self.memory output", "gating")
-        if _max_rel_diff(ha, battn) > 1e-6 or _max_rel_diff(hm, bmem) > 1e-6:
-            raise Bad("gating", "last_attn/last_mem are not what self.attn/self.memory returned")
+        da = arr(_get(blk, "attn_direct", "block.attn(x)"), (B, T, D), "block.attn(x)", "gating")
+        dm = arr(_get(blk, "mem_direct", "block.memory(x)"), (B, T, D), "block.memory(x)", "gating")
+        if _max_rel_diff(da, battn) > DIRECT_RTOL or _max_rel_diff(dm, bmem) > DIRECT_RTOL:
+            raise Bad("gating", "last_attn/last_mem are not what self.attn(x)/self.memory(x) return "
+                                f"(relative differences {_max_rel_diff(da, battn):.2e}, "
+                                f"{_max_rel_diff(dm, bmem):.2e})")
         if g.min() < -1e-6 or g.max() > 1 + 1e-6:
             raise Bad("gating", f"gate outside [0, 1] ({g.min():.4g} .. {g.max():.4g})")
         if float(g.std()) <= 1e-6:
