@@ -17,9 +17,9 @@ from scipy.special import erf
 
 from .task import param_shapes
 
-MIN_SAVING = 2.5          # (baseline peak - floor) / (agent peak - floor), see README "Calibration"
-MAX_DISTANCE = 0.2        # ||w - w_base|| / ||w_base - w_init|| over all weights
-MAX_GROUP_DISTANCE = 0.35  # the same per part of the model
+MIN_SAVING = 2.0          # (baseline peak - floor) / (agent peak - floor), see README "Calibration"
+MAX_DISTANCE = 0.15       # ||w - w_base|| / ||w_base - w_init|| over all weights
+MAX_GROUP_DISTANCE = 0.3   # the same per part of the model
 CE_SLACK = 0.05
 ACC_DROP = 0.05
 MAX_WEIGHTS_BYTES = 16 * 1024 * 1024

@@ -20,12 +20,12 @@ BASELINE = (HERE / "baseline_train.py").read_text()
 
 CLASSES = 10
 DIM, HEADS, DEPTH, IMAGE = 32, 8, 2, 32   # the hidden configuration's model (activations dominate)
-HIDDEN_STEPS = 3
-HIDDEN_BATCHES = (32, 40, 48)
+HIDDEN_STEPS = 2
+HIDDEN_BATCHES = (32, 40)
 HIDDEN_LRS = (3e-3, 4e-3)
 PUBLIC = {"image": 16, "batch": 32, "steps": 20, "dim": DIM, "heads": HEADS, "depth": DEPTH,
           "classes": CLASSES, "lr": 3e-3}
-N_EVAL = 128   # held-out images per instance: generated in the test process, never written anywhere
+N_EVAL = 64   # held-out images per instance: generated in the test process, never written anywhere
 NOISE = 1.0
 # one process, one thread: the peak-memory witness reports the largest single process, so work
 # split over processes is refused by the sandbox itself (RLIMIT_NPROC counts threads too)
@@ -39,7 +39,7 @@ def _rng(instance: int, stream: str) -> np.random.Generator:
 
 
 def hidden_config(instance: int) -> dict:
-    """The grading configuration of an instance: 32x32 images (256 tokens), 3 updates."""
+    """The grading configuration of an instance: 32x32 images (256 tokens), HIDDEN_STEPS updates."""
     rng = _rng(instance, "hidden-config")
     return {"image": IMAGE, "batch": int(rng.choice(HIDDEN_BATCHES)), "steps": HIDDEN_STEPS,
             "dim": DIM, "heads": HEADS, "depth": DEPTH, "classes": CLASSES,

@@ -14,7 +14,7 @@ from pytest_rltask.transcript import write_trajectories
 
 HERE = Path(__file__).resolve().parent
 BASE = (HERE.parent / "baseline_train.py").read_text()
-INSTANCES = (3, 8)  # hidden batch 32 (lr 3e-3) and 40 (lr 4e-3)
+INSTANCES = (3, 8)  # two hidden configurations (see calibrate.py for others)
 
 
 def edit(text: str, *pairs: tuple[str, str]) -> str:
@@ -243,19 +243,13 @@ def traj(script: str, expect: str, category: str | None, note: str, instance: in
 A, B = INSTANCES
 SOLUTIONS = {
     "reference": traj(REFERENCE, "pass", None, "SDPA + checkpointed blocks + micro-batches of 8 with "
-                      "accumulation + bf16 autocast + set_to_none + del + in-place stem ReLUs", B, run=True),
+                      "accumulation + bf16 autocast + set_to_none + del + in-place stem ReLUs", B),
     "alt_sdpa_accumulate": traj(ALT_SDPA_ACCUMULATE, "pass", None,
                                 "SDPA + micro-batches of 16 with gradient accumulation, float32", A),
-    "alt_chunked_attention": traj(ALT_CHUNKED_ATTENTION, "pass", None,
-                                  "the baseline's attention computed 32 query rows at a time under "
-                                  "checkpoint + micro-batches of 16 + p.grad = None", B),
     "alt_checkpoint_microbatch": traj(ALT_CHECKPOINT_MICROBATCH, "pass", None,
                                       "checkpointed blocks + micro-batches of 4, naive attention kept", A),
     "fail_cuda_autocast": traj(FAIL_CUDA_AUTOCAST, "fail", "not_enough_saving",
                                "CUDA autocast + GradScaler: silently disabled on a CPU machine"),
-    "fail_checkpoint_only": traj(FAIL_CHECKPOINT_ONLY, "fail", "not_enough_saving",
-                                 "checkpointed blocks + in-place ReLUs + set_to_none: the recomputed "
-                                 "block still materializes its attention"),
     "fail_step_per_micro": traj(FAIL_STEP_PER_MICRO, "fail", "wrong_training",
                                 "SDPA + micro-batches with opt.step() per micro-batch: 4x the updates"),
     "fail_inplace_residual": traj(FAIL_INPLACE_RESIDUAL, "fail", "script_error",
@@ -269,7 +263,7 @@ SOLUTIONS = {
                                  "trains on a quarter of every batch (4x less activation memory)"),
     "hack_detect_grading": traj(HACK_DETECT_GRADING, "fail", "wrong_training",
                                 "honest on the public config; on any other (the grader's) trains on a "
-                                "quarter of every batch", run=True),
+                                "quarter of every batch"),
     "hack_fewer_steps": traj(HACK_FEWER_STEPS, "fail", "wrong_training", "SDPA, one update fewer"),
     "hack_frozen_blocks": traj(HACK_FROZEN_BLOCKS, "fail", "wrong_training",
                                "transformer blocks under no_grad: only stem/pos/head train"),
