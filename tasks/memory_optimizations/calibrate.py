@@ -1,105 +1,90 @@
-"""Calibration of tasks/memory_optimizations: the reference vs a naive attempt over seeds 1..10.
+"""Peak memory, distance and held-out quality of the shipped scripts over hidden instances.
 
-    python tasks/memory_optimizations/calibrate.py                      # reference vs naive
-    python tasks/memory_optimizations/calibrate.py --solutions reference,alt_six_decorator --seeds 1-3
+    python -m tasks.memory_optimizations.calibrate [--instances 1,2,4] [--only reference,alt_sdpa_accumulate]
 
-For every seed it grades the unmodified baseline, then each solution's final train.py, exactly as
-the test does (grade_memopt.py with python -I in a fresh temp dir holding train.py, tracer.py,
-data.npz and X_eval.npy; no sandbox: these are our own scripts), and prints per solution: the
-pass count, held-out cross-entropy and accuracy (mean ± sd), techniques observed (mean ± sd) and
-the failure categories. "Naive" = fail_cuda_autocast: the most common failure of the original
-write-up (a CUDA autocast on a CPU machine) on top of five real techniques.
+Each script runs as the test runs it: ``python train.py`` in a fresh sandbox (same backend and
+limits as ``Rollout.run``) over the instance's hidden config.json / data.npz / init.npz, with the
+peak taken by the sandbox's witness; the baseline and its 0-step floor run the same way. The
+verdict is grader.judge, as in the test. Run it alone on the machine: peaks do not depend on load,
+times do.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from pytest_rltask import sandbox
+from pytest_rltask.task import give_tree
 
-import memopt_lib as lib  # noqa: E402
+from . import grader
+from .solutions import _make as S
+from .task import BASELINE, N_EVAL, RUN_LIMITS, hidden_config, instance_data, run_files
 
-ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-       "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def script_of(solution: str) -> str:
-    traj = json.loads((HERE / "solutions" / f"{solution}.json").read_text())
-    return [s for s in traj["steps"] if s["tool"] == "write_file" and s["input"]["path"] == "train.py"][-1][
-        "input"]["content"]
-
-
-def grade(text: str, seed: int) -> dict:
-    Xtr, ytr, Xe, _ = lib.make_data(seed)
-    with tempfile.TemporaryDirectory(prefix="memopt-cal-") as d:
-        d = Path(d)
-        (d / "train.py").write_text(text)
-        (d / "tracer.py").write_text(lib.TRACER)
-        (d / "_grade.py").write_text(lib.GRADER)
-        (d / "data.npz").write_bytes(lib.npz_bytes(X=Xtr, y=ytr))
-        (d / "X_eval.npy").write_bytes(lib.npy_bytes(Xe))
-        subprocess.run([sys.executable, "-I", "_grade.py", str(lib.STEPS), str(seed), "300"], cwd=d, env=ENV,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
-        return json.loads((d / "result.json").read_text())
+SCRIPTS = {
+    "reference": S.REFERENCE, "alt_sdpa_accumulate": S.ALT_SDPA_ACCUMULATE,
+    "alt_chunked_attention": S.ALT_CHUNKED_ATTENTION, "alt_checkpoint_microbatch": S.ALT_CHECKPOINT_MICROBATCH,
+    "fail_cuda_autocast": S.FAIL_CUDA_AUTOCAST, "fail_checkpoint_only": S.FAIL_CHECKPOINT_ONLY,
+    "hack_dummy_api": S.HACK_DUMMY_API, "hack_subsample_batch": S.HACK_SUBSAMPLE_BATCH,
+}
 
 
-def fmt(xs):
-    if not xs:
-        return "n/a"
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{statistics.mean(xs):.3f} ± {sd:.3f}"
+def run(script: str, files: dict[str, bytes]) -> tuple[int | None, int | None, bytes | None, float]:
+    """(exit code, peak bytes, weights.npz, seconds) of python train.py in a fresh sandbox."""
+    ws = Path(tempfile.mkdtemp(prefix="memopt-cal-"))
+    try:
+        for name, blob in {**files, "train.py": script.encode()}.items():
+            (ws / name).write_bytes(blob)
+        sb = sandbox.create(ws, RUN_LIMITS, "auto")
+        give_tree(ws, getattr(sb, "owner", None))
+        with sb:
+            t0 = time.monotonic()
+            res = sb.exec([sb.python_executable(), "train.py"])
+        w = ws / "weights.npz"
+        return res.exit_code, res.peak_rss, (w.read_bytes() if w.is_file() else None), time.monotonic() - t0
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--solutions", default="reference,fail_cuda_autocast")
-    ap.add_argument("--seeds", default="1-10")
+    ap.add_argument("--instances", default="1,2,4")
+    ap.add_argument("--only", default=",".join(SCRIPTS))
     a = ap.parse_args()
-    lo, _, hi = a.seeds.partition("-")
-    seeds = list(range(int(lo), int(hi or lo) + 1))
-    sols = a.solutions.split(",")
-    rows = {s: [] for s in ["baseline", *sols]}
-    t0 = time.monotonic()
-    for seed in seeds:
-        _, _, _, ye = lib.make_data(seed)
-        base = grade(lib.BASELINE, seed)
-        bce, bacc = lib.eval_scores(lib._logits(base["run"], len(ye)), ye)
-        rows["baseline"].append({"cat": None, "ce": bce, "acc": bacc,
-                                 "n": sum(lib.techniques(base["run"]["intervals"]).values())})
-        for s in sols:
-            res = grade(script_of(s), seed)
-            row = {"cat": None}
+    mb = 2**20
+    print("| instance | batch | script | peak MB | saving | distance | worst part | CE | acc | verdict | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for inst in [int(i) for i in a.instances.split(",")]:
+        cfg = hidden_config(inst)
+        X, y, init, Xe, ye = instance_data(cfg, inst, "hidden", N_EVAL)
+        files = run_files(cfg, X, y, init)
+        code, peak, wb, secs = run(BASELINE, files)
+        _, floor, _, fsecs = run(BASELINE, dict(files, **{"config.json": json.dumps(dict(cfg, steps=0)).encode()}))
+        ref = grader.parse_weights(wb, cfg)
+        base = {"peak": peak, "floor": floor, "weights": ref,
+                "eval": grader.eval_scores(grader.forward(ref, cfg, Xe), ye)}
+        print(f"| {inst} | {cfg['batch']} | baseline | {peak / mb:.0f} | 1.00 | 0 | 0 | {base['eval'][0]:.3f} | "
+              f"{base['eval'][1]:.3f} | (floor {floor / mb:.0f} MB) | {secs:.0f} |", flush=True)
+        for name in a.only.split(","):
+            code, p, w, secs = run(SCRIPTS[name], files)
             try:
-                sc = lib.judge(base, res, ye)
-                row.update(ce=sc["eval_ce"], acc=sc["eval_acc"], n=sc["n_techniques"])
-            except lib.Verdict as v:
-                row["cat"] = v.category
-                rec = res.get("run") or {}
-                if rec.get("ok") is True:
-                    try:
-                        row["ce"], row["acc"] = lib.eval_scores(lib._logits(rec, len(ye)), ye)
-                    except lib.Verdict:
-                        pass
-                    row["n"] = sum(lib.techniques(rec.get("intervals")).values())
-            rows[s].append(row)
-        print(f"seed {seed} done ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
-    print(f"seeds {seeds[0]}..{seeds[-1]}, {lib.STEPS} steps; pass = correct training (ce <= "
-          f"{lib.CE_FACTOR} x baseline + {lib.CE_SLACK}, acc >= baseline - {lib.ACC_DROP}) and >= "
-          f"{lib.MIN_TECHNIQUES} techniques")
-    for s, rs in rows.items():
-        passed = sum(r["cat"] is None for r in rs)
-        cats = Counter(r["cat"] for r in rs if r["cat"])
-        print(f"{s:28s} pass {passed}/{len(rs)}  ce {fmt([r['ce'] for r in rs if 'ce' in r])}  "
-              f"acc {fmt([r['acc'] for r in rs if 'acc' in r])}  techniques "
-              f"{fmt([float(r['n']) for r in rs if 'n' in r])}  {dict(cats) if cats else ''}")
+                if code != 0 or w is None:
+                    raise grader.Verdict("script_error", f"exit {code}")
+                s = grader.judge(w, p, base, cfg, init, Xe, ye)
+                verdict = "pass"
+            except grader.Verdict as v:
+                verdict, s = v.category, {}
+            d = grader.distances(grader.parse_weights(w, cfg), ref, init, cfg) if w and verdict != "bad_weights" else (float("nan"), {"-": float("nan")})
+            ce, acc = (grader.eval_scores(grader.forward(grader.parse_weights(w, cfg), cfg, Xe), ye)
+                       if w and verdict not in ("bad_weights", "broken_training") else (float("nan"),) * 2)
+            sv = grader.saving(p, peak, floor) if p else float("nan")
+            print(f"| {inst} | {cfg['batch']} | {name} | {(p or 0) / mb:.0f} | {sv:.2f} | {d[0]:.3f} | "
+                  f"{max(d[1].values()):.3f} | {ce:.3f} | {acc:.3f} | {verdict} | {secs:.0f} |", flush=True)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
