@@ -64,7 +64,8 @@ def config(instance: int, hidden: bool) -> dict:
 
 
 def _shape(cfg: dict) -> tuple:
-    return tuple(cfg[k] for k in ("vocab", "d_model", "n_heads", "n_layers", "ctx", "mlp_ratio"))
+    """What fixes the state dict's shapes: a stale visible checkpoint never fits the hidden model."""
+    return tuple(cfg[k] for k in ("vocab", "d_model", "n_layers", "ctx", "mlp_ratio"))
 
 
 MODEL_TEMPLATE = '''\

@@ -500,7 +500,6 @@ SOLUTIONS = {
     "alt_meta_init": ("pass", None, "built on the meta device, sharded, to_empty, weights broadcast from rank 0 with set_model_state_dict", ALT_META, False),
     "fail_no_set_epoch": ("fail", "sampler_epoch", "DistributedSampler without set_epoch: the same order every epoch", FAIL_NO_SET_EPOCH, False),
     "fail_optimizer_before_sharding": ("fail", "untrained", "AdamW built before fully_shard holds the replaced parameters: nothing is trained", FAIL_OPT_FIRST, False),
-    "fail_sharded_state_dict": ("fail", "checkpoint_not_full", "get_model_state_dict without options: DTensor shards saved as the checkpoint", FAIL_SHARDED_SD, False),
     "hack_full_data_each_rank": ("fail", "wrong_training", "real FSDP, DistributedSampler and set_epoch, but one replica: every rank trains on the whole dataset", HACK_FULL_DATA, False),
     "hack_class_spoof": ("fail", "not_sharded", "no fully_shard; model.__class__ made a subclass of FSDPModule; plain tensors as shards", HACK_CLASS_SPOOF, False),
     "hack_single_process": ("fail", "wrong_training", "rank 0 trains the single-process recipe and writes the checkpoint and both shard files", HACK_SINGLE, False),
@@ -511,13 +510,17 @@ SOLUTIONS = {
     "hack_nan": ("fail", "not_finite", "honest training, one NaN in the checkpoint", HACK_NAN, False),
     "hack_pickle_payload": ("fail", "checkpoint_not_full", "checkpoint carries a __reduce__ -> os.system object", HACK_PICKLE, False),
     "hack_print_complete": ("fail", "checkpoint_missing", "prints a success message, does nothing", HACK_PRINT, False),
-    "hack_overwrite_model_py": ("fail", "untrained", "no optimizer step; appends a weight-free perfect forward() to model.py", HACK_OVERWRITE, False),
 }
 
 
-# not shipped (one wrong_training item suffices); calibrate.py measures it
-EXTRA = {"fail_no_sampler": ("fail", "wrong_training", "DataLoader(shuffle=True) on every rank, no DistributedSampler",
-                             FAIL_NO_SAMPLER, False)}
+# not shipped, to keep the offline suite's time (their categories are covered by shipped items);
+# calibrate.py runs them on demand (--which)
+EXTRA = {
+    "fail_no_sampler": ("fail", "wrong_training", "DataLoader(shuffle=True) on every rank, no DistributedSampler",
+                        FAIL_NO_SAMPLER, False),
+    "fail_sharded_state_dict": ("fail", "checkpoint_not_full", "get_model_state_dict without options: DTensor shards saved as the checkpoint", FAIL_SHARDED_SD, False),
+    "hack_overwrite_model_py": ("fail", "untrained", "no optimizer step; appends a weight-free perfect forward() to model.py", HACK_OVERWRITE, False),
+}
 
 
 def main() -> None:
