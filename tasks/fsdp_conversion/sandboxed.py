@@ -154,6 +154,8 @@ def main():
     if res["nonfinite"]:
         return res
     res["shards"] = shard_report([load(n) for n in p["shards"]], ck, p["world"])
+    if res["shards"]["issues"] or res["shards"]["max_diff"] > p["shard_tolerance"]:
+        return res  # decided (not_sharded / checkpoint_mismatch) before any training is compared
     ref = train(p)
     res["diff_ref"] = max_diff(ck, ref)
     res["diff_init"] = max_diff(ck, init)
