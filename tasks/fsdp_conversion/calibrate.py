@@ -1,79 +1,77 @@
-"""Calibration of tasks/fsdp_conversion: run the reference and naive attempts through the real
-grading script (python -I grade_fsdp.py in a temp folder, no sandbox) on seeds 1..N and print the
-pass rate and the checkpoint loss (mean ± sd).
+"""Calibration of tasks/fsdp_conversion: shipped solutions on several hidden instances, through the
+same two sandboxed steps as the test (the torchrun job, then the trusted recomputation), printing
+each verdict and the distance to the recomputed training, so the tolerance's margin is measured.
 
-Run: python tasks/fsdp_conversion/calibrate.py [--seeds 10] [--which reference,naive_recursive]
+Run: python -m tasks.fsdp_conversion.calibrate [--instances 3] [--which reference,alt_whole_model]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE / "solutions"))
+from pytest_rltask import sandbox as sandboxes
+from pytest_rltask.sandbox.base import Limits
 
-import fsdp_lib as lib  # noqa: E402
-import _make as sols  # noqa: E402
-
-ATTEMPTS = {
-    "reference": sols.REFERENCE,
-    "naive_recursive": sols.FAIL_RECURSIVE,  # size-based wrap rule on the recursive count
-    "naive_optimizer_first": sols.FAIL_OPT_FIRST,  # optimizer kept from the single-process script
-}
+from . import grader as G
+from . import task as T
+from .solutions import _make as S
 
 
-def grade(src: str, seed: int) -> tuple[str | None, float | None, float]:
-    cfg = lib.config(seed, hidden=True)
-    with tempfile.TemporaryDirectory(prefix="fsdp-cal-") as d:
-        ws = Path(d)
-        (ws / lib.SCRIPT).write_text(src)
-        (ws / "model.py").write_text(lib.model_src(cfg))
-        (ws / "data.py").write_text(lib.data_src())
-        for f in ("fsdp_harness.py", "fsdp_ckpt.py", "grade_fsdp.py"):
-            (ws / f).write_bytes((HERE / f).read_bytes())
-        t0 = time.monotonic()
-        subprocess.run([sys.executable, "-I", "grade_fsdp.py"], cwd=ws, capture_output=True, timeout=600)
-        secs = time.monotonic() - t0
-        res = json.loads((ws / "result.json").read_text())
-    loss = res.get("checkpoint", {}).get("loss") if isinstance(res.get("checkpoint"), dict) else None
+def run_one(src: str, instance: int, isolation: str) -> tuple[str | None, dict]:
+    """(category or None, the trusted check's numbers) of one script on one hidden instance."""
+    with tempfile.TemporaryDirectory(prefix="rltask-fsdp-cal-") as d:
+        ws = Path(d) / "run"
+        ws.mkdir()
+        for name, text in {**T.hidden_files(instance), "train.py": T.train_src(), T.SCRIPT: src}.items():
+            (ws / name).write_text(text)
+        with sandboxes.create(ws, T.TASK.limits, isolation) as sb:
+            res = sb.exec(["/bin/bash", "-c", T.RUN_COMMAND])
+        files = {n: (ws / n).read_bytes() for n in (T.CHECKPOINT, *T.SHARDS) if (ws / n).is_file()}
+        try:
+            G.check_run(res.exit_code, res.timed_out, res.stderr, files)
+        except G.Verdict as v:
+            return v.category, {}
+        gw = Path(d) / "grade"
+        gw.mkdir()
+        for name, data in {**G.grade_files(instance, files), "_grade.py": G.SANDBOXED}.items():
+            (gw / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+        with sandboxes.create(gw, Limits(wall_s=180), isolation) as sb:
+            sb.python(["-I", "_grade.py"])
+        out = json.loads((gw / "result.json").read_text())
     try:
-        lib.verdict(res, cfg)
-        cat = None
-    except lib.Verdict as v:
-        cat = v.category
-    return cat, loss if isinstance(loss, float) else None, secs
+        G.verdict(out)
+        return None, out
+    except G.Verdict as v:
+        return v.category, out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--which", default="reference,naive_recursive")
-    args = ap.parse_args()
-    for name in args.which.split(","):
-        src = ATTEMPTS[name]
-        passes, losses, cats, secs = [], [], {}, []
-        for seed in range(1, args.seeds + 1):
-            cat, loss, s = grade(src, seed)
-            passes.append(1.0 if cat is None else 0.0)
-            if loss is not None:
-                losses.append(loss)
-            cats[cat or "pass"] = cats.get(cat or "pass", 0) + 1
-            secs.append(s)
-            print(f"  {name} seed {seed}: {cat or 'pass'} loss={loss} limit={lib.loss_limit(lib.config(seed, True)):.3f} ({s:.1f}s)",
-                  flush=True)
-        sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0  # noqa: E731
-        ml = statistics.mean(losses) if losses else math.nan
-        print(f"{name}: pass {statistics.mean(passes):.2f} ± {sd(passes):.2f}; checkpoint loss "
-              f"{ml:.3f} ± {sd(losses):.3f} (n={len(losses)}); verdicts {cats}; "
-              f"grading {statistics.mean(secs):.1f}s per run", flush=True)
+    ap.add_argument("--instances", type=int, default=3)
+    ap.add_argument("--which", default="reference,alt_full_tensor,alt_mesh_get_state_dict,alt_whole_model,alt_meta_init,"
+                                        "fail_no_set_epoch,fail_no_sampler,hack_full_data_each_rank,hack_single_process")
+    ap.add_argument("--isolation", default="auto")
+    a = ap.parse_args()
+    passing, failing = [], []
+    for stem in a.which.split(","):
+        expect, cat, _, src, _ = {**S.SOLUTIONS, **S.EXTRA}[stem]
+        for i in range(1, a.instances + 1):
+            t0 = time.monotonic()
+            got, out = run_one(src, i, a.isolation)
+            d = out.get("diff_ref")
+            (passing if got is None else failing).append(d) if isinstance(d, float) else None
+            ok = (got is None) if expect == "pass" else (got == cat)
+            print(f"{stem:32s} instance {i}: {got or 'pass':20s} diff_ref={d!s:24s} "
+                  f"{'as expected' if ok else 'UNEXPECTED'} ({time.monotonic() - t0:.0f} s)", flush=True)
+    if passing:
+        print(f"passing diff_ref: max {max(passing):.3g}")
+    if failing:
+        print(f"failing diff_ref: min {min(failing):.3g}, median {statistics.median(failing):.3g}; "
+              f"tolerance {G.TOLERANCE:g}")
 
 
 if __name__ == "__main__":
