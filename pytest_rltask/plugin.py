@@ -21,8 +21,8 @@ TRAJECTORY = pytest.StashKey[Any]()  # the solution a [solution-*] item plays, l
 JUDGE = pytest.StashKey[Any]()  # the item's Judge, when its grader asked for the judge fixture
 JUDGE_BACKEND = pytest.StashKey[Any]()
 EARLY_STOP = pytest.StashKey[Any]()  # this process's run outcomes (schedule.EarlyStop)
-STOPPED = pytest.StashKey[tuple[str, int]]()
-RESUMED = pytest.StashKey[str]()  # on a run re-graded from an earlier transcript (--rl-resume): its path  # on an item skipped as decided: (verdict, after run k)
+STOPPED = pytest.StashKey[tuple[str, int]]()  # on an item skipped as decided: (verdict, after run k)
+RESUMED = pytest.StashKey[str]()  # on a run re-graded from an earlier transcript (--rl-resume): its path
 CASE_FIXTURE = "_rltask_case"
 LIVE_AGENTS = ("anthropic", "openai")
 
@@ -485,9 +485,8 @@ class _ControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from .report import as_json, header, judge_lines, table, write_json
-
         from .gate import publish
+        from .report import as_json, header, judge_lines, table, write_json
 
         if self.config.option.collectonly:
             return  # nothing ran: no report, no gate (--collect-only keeps pytest's own status)
