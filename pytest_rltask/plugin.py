@@ -690,9 +690,8 @@ class _ControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from .report import as_json, header, judge_lines, table, write_json
-
         from .gate import publish
+        from .report import as_json, header, judge_lines, table, write_json
 
         if self.config.option.collectonly:
             return  # nothing ran: no report, no gate (--collect-only keeps pytest's own status)
