@@ -13,7 +13,6 @@ import io
 import zipfile
 
 import numpy as np
-from scipy.special import erf
 
 from .task import param_shapes
 
@@ -106,6 +105,8 @@ def forward(W: dict[str, np.ndarray], cfg: dict, X: np.ndarray, chunk: int = 16)
             y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C)
             x = x + _lin(y, W, p + "proj")
             h = _lin(_ln(x, W[p + "ln2.weight"], W[p + "ln2.bias"]), W, p + "fc1")
+            from scipy.special import erf  # only when a model is evaluated, not at collection
+
             h = 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
             x = x + _lin(h, W, p + "fc2")
         outs.append(_lin(_ln(x, W["ln.weight"], W["ln.bias"]).mean(1), W, "head"))
