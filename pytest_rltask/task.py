@@ -21,7 +21,7 @@ from .episode import Episode, Usage
 from .outcome import RolloutFailure
 from .sandbox.base import Limits, Sandbox
 from .tools import Tool, select
-from .transcript import Trajectory, Transcript, load_trajectory, trajectory_files
+from .transcript import Trajectory, Transcript, trajectory_files
 
 RESULT_FILE = "result.json"
 RESULT_LIMIT = 64 * 1024 * 1024
@@ -85,6 +85,7 @@ class Task:
     system: str | None = None
     require_submission: bool = True
     solutions: str | Path | None = None  # default: solutions/ beside the test module
+    image: str | None = None  # docker image with the task's own system packages (--rl-isolation docker)
 
     def __post_init__(self) -> None:
         select(list(self.tools))  # unknown tool names fail at import time, with the list
@@ -368,7 +369,7 @@ def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[
 
 def _image_options(task: Task, isolation: str) -> dict[str, Any]:
     """A task's own docker image (its system packages), for every sandbox of its rollouts."""
-    if isolation == "docker" and getattr(task, "image", None):
+    if isolation == "docker" and task.image:
         return {"image": task.image}
     return {}
 
@@ -382,17 +383,6 @@ def give_tree(root: Path, owner: tuple[int, int] | None) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for n in dirnames + filenames:
             os.lchown(os.path.join(dirpath, n), uid, gid)
-
-
-def pick_trajectory(case: Case, replay: Path | None, solutions: list[Path]) -> Trajectory:
-    """Run i plays file i mod count (sorted by name); a solution case plays its own file."""
-    if case.kind == "solution":
-        return load_trajectory(case.path)
-    files = trajectory_files(replay) if replay is not None else solutions
-    if not files:
-        where = replay if replay is not None else "the task's solutions/ folder"
-        raise AgentError(f"--rl-agent replay: no trajectory files (*.json, *.jsonl) in {where}")
-    return load_trajectory(files[(case.index - 1) % len(files)])
 
 
 def play(**kw: Any) -> Rollout:

@@ -53,7 +53,9 @@ def _run(pytester, env: dict, *args: str):
     report = pytester.path / "report.json"
     for k, v in env.items():
         pytester._monkeypatch.setenv(k, v)
-    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--rl-report={report}", *args)
+    # every run is played: these tests count outcomes of all runs (early stop has its own tests)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--rl-report={report}",
+                                        "--rl-early-stop", "off", *args)
     return res, (json.loads(report.read_text()) if report.exists() else {})
 
 

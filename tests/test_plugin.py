@@ -84,7 +84,7 @@ def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
         (["--rl-agent", "gpt"], "*--rl-agent takes one of anthropic, openai, replay*"),
         (["--rl-replay", "nowhere"], "*--rl-replay: *nowhere does not exist*"),
         (["--rl-min-runs", "-1"], "*--rl-min-runs takes a whole number*"),
-        (["--rl-isolation", "docker"], "*--rl-isolation takes one of*"),
+        (["--rl-isolation", "podman"], "*--rl-isolation takes one of*"),
     ],
 )
 def test_bad_values_are_usage_errors(task_dir: pytest.Pytester, args: list[str], message: str) -> None:

@@ -17,6 +17,16 @@ from ._isolated import read_capped
 from .base import ExecResult, Sandbox, environ_for_sandbox
 
 
+@contextlib.contextmanager
+def _removed(path: str):
+    try:
+        yield
+    finally:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class NoSandbox(Sandbox):
     isolation = "none"
 
@@ -31,11 +41,15 @@ class NoSandbox(Sandbox):
     def exec(self, argv, *, timeout=None, stdin=None, env=None) -> ExecResult:
         timeout = timeout or self.limits.wall_s
         t0 = time.monotonic()
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # a private TMPDIR and HOME per exec (torchrun, caches): nothing is left in the host's /tmp
+        private = tempfile.mkdtemp(prefix="rltask-tmp-")
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, _removed(private):
+            full_env = environ_for_sandbox(env)
+            full_env.update(TMPDIR=private, HOME=private)
             proc = subprocess.Popen(
                 argv, cwd=self.workdir, stdout=out, stderr=err,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                env=environ_for_sandbox(env), start_new_session=True,
+                env=full_env, start_new_session=True,
             )
             timed_out = False
             try:
