@@ -114,7 +114,8 @@ def test_live_instances_are_secret_fresh_and_recorded(proto: pytest.Pytester) ->
     (sol / "probe.json").write_text(json.dumps(trajectory(False)))
     tdir = proto.path / "transcripts"
     res = proto.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not offline", "--rl-agent", "replay",
-                                     "--rl-runs", "3", "--rl-min-runs", "1", f"--rl-transcripts={tdir}")
+                                     "--rl-runs", "3", "--rl-min-runs", "1", "--rl-band", "0,1",
+                                     f"--rl-transcripts={tdir}")
     res.assert_outcomes(passed=3)
     seen = [line.split() for line in (proto.path / "seen.log").read_text().splitlines()]
     assert len(seen) == 3 and all(src == "secret" for _, src in seen)
@@ -125,14 +126,15 @@ def test_live_instances_are_secret_fresh_and_recorded(proto: pytest.Pytester) ->
     # a second session draws new instances
     (proto.path / "seen.log").unlink()
     proto.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not offline", "--rl-agent", "replay",
-                               "--rl-runs", "3", "--rl-min-runs", "1", f"--rl-transcripts={proto.path / 't2'}")
+                               "--rl-runs", "3", "--rl-min-runs", "1", "--rl-band", "0,1",
+                               f"--rl-transcripts={proto.path / 't2'}")
     again = {int(line.split()[0]) for line in (proto.path / "seen.log").read_text().splitlines()}
     assert not again & instances
     # re-grading a recorded transcript reuses its instance
     (proto.path / "seen.log").unlink()
     rec = sorted(tdir.rglob("run-2.jsonl"))[0]
     res = proto.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not offline", "--rl-agent", "replay",
-                                     "--rl-runs", "1", "--rl-min-runs", "1", f"--rl-replay={rec}",
+                                     "--rl-runs", "1", "--rl-min-runs", "1", "--rl-band", "0,1", f"--rl-replay={rec}",
                                      f"--rl-transcripts={proto.path / 't3'}")
     res.assert_outcomes(passed=1)
     (inst, src), = [line.split() for line in (proto.path / "seen.log").read_text().splitlines()]

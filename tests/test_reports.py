@@ -69,8 +69,9 @@ def _model(body: dict) -> dict:
 def _live(p: pytest.Pytester, server, *args: str) -> tuple[pytest.RunResult, dict]:
     p._monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)  # noqa: SLF001
     p._monkeypatch.setenv("ANTHROPIC_API_KEY", "test")  # noqa: SLF001
+    early = [] if "--rl-early-stop" in args else ["--rl-early-stop", "off"]
     res = p.runpytest_subprocess("-p", "no:cacheprovider", "--rl-agent", "anthropic", "--rl-band", "0,1",
-                                 "--rl-report", "report.json", *args)
+                                 "--rl-report", "report.json", *early, *args)
     report = p.path / "report.json"
     return res, json.loads(report.read_text()) if report.exists() else {}
 
