@@ -1,8 +1,9 @@
 """Unit and property tests of double_softmax's trusted grading (grader.py, task.py's instances).
 
-They check the claims the verdict rests on, on several instances: the float64 reference matches
-PyTorch trainings with every correct loss spelling and is far from the unfixed training; any byte
-string gives a clean category, never a crash or a pass; hidden data is not the workspace's.
+They check the claims the verdict rests on, on several instances: the fixed and the unfixed
+reference trainings are far apart; any byte string gives a clean category, never a crash or a
+pass; hidden data is not the workspace's. That PyTorch trainings with every correct loss spelling
+match the reference is checked by the offline solution items and by ``calibrate --torch``.
 """
 from __future__ import annotations
 
@@ -25,57 +26,6 @@ def _npz(**arrays) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
-
-
-def _torch_train(inst, spelling: str) -> dict[str, np.ndarray]:
-    """The workspace script's training loop in PyTorch with one loss spelling."""
-    import torch
-    import torch.nn.functional as F
-    torch.set_num_threads(1)
-    l1, l2 = torch.nn.Linear(64, 64), torch.nn.Linear(64, 10)
-    with torch.no_grad():
-        for lin, w, b in ((l1, "W1", "b1"), (l2, "W2", "b2")):
-            lin.weight.copy_(torch.from_numpy(inst.init[w]))
-            lin.bias.copy_(torch.from_numpy(inst.init[b]))
-    opt = torch.optim.Adam([*l1.parameters(), *l2.parameters()], lr=1e-3)
-    X = torch.tensor(inst.X_train / 16.0, dtype=torch.float32)
-    y = torch.tensor(inst.y_train)
-    rng = np.random.default_rng(inst.seed)
-    for _ in range(20):
-        perm = torch.from_numpy(rng.permutation(len(X)))
-        for s in range(0, len(X), 64):
-            idx = perm[s:s + 64]
-            z = l2(torch.relu(l1(X[idx])))
-            if spelling == "ce":
-                loss = F.cross_entropy(z, y[idx])
-            elif spelling == "log_softmax_nll":
-                loss = F.nll_loss(F.log_softmax(z, dim=1), y[idx])
-            elif spelling == "gather":
-                loss = -F.log_softmax(z, dim=1).gather(1, y[idx][:, None]).mean()
-            else:
-                loss = F.cross_entropy(z.softmax(dim=1), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return {"W1": l1.weight.detach().numpy(), "b1": l1.bias.detach().numpy(),
-            "W2": l2.weight.detach().numpy(), "b2": l2.bias.detach().numpy()}
-
-
-@pytest.mark.parametrize("inst_seed", INSTANCES[:1])
-def test_reference_matches_torch_spellings_and_rejects_the_bug(inst_seed):
-    ref = G.reference(inst_seed, "hidden")
-    inst = instance(inst_seed, "hidden")
-    for spelling in ("ce", "log_softmax_nll", "gather"):
-        w = G.load_weights(_npz(**_torch_train(inst, spelling)))
-        d_ce, d_bug = G.distances(w, ref)
-        assert d_ce < G.MATCH_TOL / 50, (spelling, d_ce)
-        assert d_bug > 10 * G.MATCH_TOL
-        assert G.judge_weights(w, ref, "x") == d_ce
-        assert G.heldout_accuracy(w, inst) >= G.ACC_THRESHOLD
-    w = G.load_weights(_npz(**_torch_train(inst, "bug")))
-    with pytest.raises(G.Verdict) as e:
-        G.judge_weights(w, ref, "x")
-    assert e.value.category == "wrong_loss"
 
 
 @pytest.mark.parametrize("inst_seed", INSTANCES)

@@ -139,33 +139,27 @@ def main() -> None:
         return
     insts = [fixed_instance("leakage_auroc-calibrate", str(i)) if a.fixed else new_instance()
              for i in range(a.instances)]
-    t0 = time.time()
-    res: dict[str, list] = {n: [] for n in a.names}
-    wsr: dict[str, list] = {n: [] for n in a.names}
-    with cf.ThreadPoolExecutor(a.jobs) as ex:
-        futs = [ex.submit(run_one, n, i) for n in a.names for i in insts]
-        for f in cf.as_completed(futs):
-            n, _, r, w = f.result()
-            res[n].append(r)
-            if w is not None:
-                wsr[n].append(w)
     print(f"threshold: AUROC >= {grader.THRESHOLD} on the hidden customers; {len(insts)} "
-          f"{'fixed' if a.fixed else 'fresh'} instances {insts}; {time.time() - t0:.0f} s")
-    print(f"{'solution':28s} {'expect':7s} {'AUROC mean ± sd':17s} {'min':>6s} {'max':>6s}  pass  test.csv")
-    for n in a.names:
-        nums = [r for r in res[n] if isinstance(r, float)]
-        other = [r for r in res[n] if not isinstance(r, float)]
-        expect = SOLUTIONS[n][0]
+          f"{'fixed' if a.fixed else 'fresh'} instances {insts}")
+    print(f"{'solution':28s} {'expect':7s} {'AUROC mean ± sd':17s} {'min':>6s} {'max':>6s}  pass  test.csv", flush=True)
+    for n in a.names:  # one line per solution as soon as it is done
+        t0 = time.time()
+        with cf.ThreadPoolExecutor(a.jobs) as ex:
+            out = list(ex.map(lambda i: run_one(n, i), insts))
+        res = [r for _, _, r, _ in out]
+        wsr = [w for _, _, _, w in out if w is not None]
+        nums = [r for r in res if isinstance(r, float)]
+        other = [r for r in res if not isinstance(r, float)]
         passed = sum(1 for r in nums if r >= grader.THRESHOLD)
         if nums:
             v = np.array(nums)
-            line = f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}   {v.min():6.3f} {v.max():6.3f}  {passed}/{len(res[n])}"
+            line = f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}   {v.min():6.3f} {v.max():6.3f}  {passed}/{len(res)}"
         else:
-            line = f"{'-':17s} {'':6s} {'':6s}  0/{len(res[n])}"
-        line += f"  {np.mean(wsr[n]):.3f}" if wsr[n] else "  -"
+            line = f"{'-':17s} {'':6s} {'':6s}  0/{len(res)}"
+        line += f"  {np.mean(wsr):.3f}" if wsr else "  -"
         if other:
             line += "  " + ", ".join(f"{c}:{other.count(c)}" for c in sorted(set(other)))
-        print(f"{n:28s} {expect:7s} {line}", flush=True)
+        print(f"{n:28s} {SOLUTIONS[n][0]:7s} {line}  [{time.time() - t0:.0f}s]", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 from pathlib import Path
 
 import numpy as np

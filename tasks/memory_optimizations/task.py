@@ -160,7 +160,7 @@ the same dim, heads and depth; fresh data and initial weights), then runs `pytho
 exactly as your run_python tool does. The kernel's record of the process's peak resident memory
 is taken by the sandbox, outside your code. The unmodified baseline is run the same way on the same
 configuration, and once more with "steps": 0 (its floor: Python + torch + data + model, about
-230 MB). It passes when all of these hold:
+300 MB). It passes when all of these hold:
 1. train.py exits 0 within the time limit and writes weights.npz with exactly the baseline's
    names and shapes, all float32 and finite.
 2. Same training: the distance of your weights from the baseline's trained weights is at most

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from . import grader
-from .task import (BASELINE, HERE, HIDDEN_BATCHES, HIDDEN_LRS, N_EVAL, PUBLIC, hidden_config,
-                   instance_data, npz_bytes, param_shapes, run_files)
+from .task import (BASELINE, HERE, HIDDEN_BATCHES, HIDDEN_LRS, HIDDEN_STEPS, PUBLIC, hidden_config,
+                   instance_data, npz_bytes, param_shapes, prompt, run_files)
 
 pytestmark = pytest.mark.offline
 INSTANCES = (1, 3, 8, 2**62 + 12345)
@@ -39,7 +39,7 @@ def test_shapes_and_forward_match_torch(torch_net, cfg):
     assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == param_shapes(cfg)
     with torch.no_grad():
         want = m(torch.from_numpy(Xe)).double().numpy()
-    np.testing.assert_allclose(grader.forward(init, cfg, Xe), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grader.forward(init, cfg, Xe), want, rtol=1e-3, atol=1e-4)
 
 
 def test_instances_deterministic_hidden_and_distinct():
@@ -104,7 +104,7 @@ def test_judge_on_instances(inst):
     _, _, _, Xe, ye = instance_data(cfg, inst, "hidden", 16)
     mb = 2**20
     base = {"peak": 800 * mb, "floor": 300 * mb, "weights": ref}
-    near = {k: (v + (v - init[k]) * rng.normal(0, 0.05, v.shape)).astype(np.float32) for k, v in ref.items()}
+    near = {k: (v + (v - init[k]) * rng.normal(0, 0.01, v.shape)).astype(np.float32) for k, v in ref.items()}
     s = grader.judge(npz_bytes(near), 350 * mb, base, cfg, init, Xe, ye)
     assert s["distance"] < grader.MAX_DISTANCE and s["saving"] == pytest.approx(10.0)
 
@@ -128,7 +128,7 @@ def test_held_out_quality_bound():
     """Weights inside the distance bound but worse on held-out images fail as broken_training."""
     cfg = hidden_config(3)
     init, ref = _base(cfg, 3, np.random.default_rng(0))
-    _, _, _, Xe, ye = instance_data(cfg, 3, "hidden", 16)
+    _, _, _, Xe, ye = instance_data(cfg, 3, "hidden", 8)
     base = {"peak": 800, "floor": 300, "weights": ref, "eval": (0.0, 1.0)}  # an unbeatable baseline
     with pytest.raises(grader.Verdict) as e:
         grader.judge(npz_bytes({k: v.astype(np.float32) for k, v in ref.items()}), 350, base, cfg, init, Xe, ye)
@@ -141,6 +141,10 @@ def test_saving():
     assert grader.saving(800, 800, 300) == pytest.approx(1.0)
 
 
-def test_baseline_is_the_shipped_file_and_eval_size():
-    assert BASELINE == (HERE / "baseline_train.py").read_text()
-    assert N_EVAL >= 100
+def test_prompt_states_the_grader():
+    """The prompt quotes the thresholds the grader applies and the one-process rule."""
+    text = prompt()
+    for v in (grader.MIN_SAVING, grader.MAX_DISTANCE, grader.MAX_GROUP_DISTANCE, grader.CE_SLACK,
+              grader.ACC_DROP, HIDDEN_STEPS, min(HIDDEN_BATCHES), max(HIDDEN_BATCHES)):
+        assert str(v) in text
+    assert "ONE process" in text and BASELINE.splitlines()[0][3:40] in BASELINE

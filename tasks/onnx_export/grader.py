@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .task import THRESHOLD, make_instance
+from .task import make_instance
 
 SANDBOXED = Path(__file__).with_name("sandboxed.py").read_text()
 MAX_MODEL_BYTES = 100 * 1024 * 1024
@@ -127,7 +127,7 @@ def to_labels(res: dict, n: int, mode: str, where: str) -> np.ndarray:
 
 
 def labels_from_result(result: Any, n: int) -> np.ndarray:
-    """Predicted labels (int64 [n]) from grade_onnx.py's JSON, or raise Verdict.
+    """Predicted labels (int64 [n]) from sandboxed.py's JSON, or raise Verdict.
 
     Raises RuntimeError for a grader-side bug (``grader_error``), which the test lets through as
     an error rather than blaming the model.

@@ -13,8 +13,6 @@ import json
 import textwrap
 from pathlib import Path
 
-import numpy as np
-
 from pytest_rltask.transcript import write_trajectories
 
 HERE = Path(__file__).resolve().parent
