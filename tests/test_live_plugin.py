@@ -97,7 +97,8 @@ def test_rate_limits_are_retried_and_exhausted_retries_are_errors(arith) -> None
 
     with m.MessagesAPIServer(flaky) as server:
         res, data = _run(arith, {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "k"},
-                         "--rl-runs", "4", "--rl-min-runs", "1", "--rl-max-retries", "2")
+                         "--rl-runs", "4", "--rl-min-runs", "1", "--rl-max-retries", "2",
+                         "--rl-concurrency", "1")  # the script counts requests in run order
     t = data["tasks"]["test_arith.py::test_arith"]
     # run 1 survived a 429 and a 529; runs 2-3 passed; run 4 hit 500 three times: an error
     assert (t["passed"], t["failed"], t["errors"]) == (3, 0, 1), res.stdout.str()
