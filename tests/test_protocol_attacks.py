@@ -530,3 +530,66 @@ def test_grade_trusts_only_trusted_code(box: pytest.Pytester) -> None:
     "result.json counts as the trusted result when the script exits 0 without writing one"))
 def test_grade_ignores_a_preexisting_result(box: pytest.Pytester) -> None:
     _play(box, GRADE_MODULE, _grade_solutions(["forged_result"])).assert_outcomes(passed=1)
+
+
+# -- principle 3: a failing program cannot turn its failure into a harness error -----------------
+# The grader writes its hidden input under a folder name (as eval_lookup_patch writes
+# data/train.jsonl) and reads an output back. The agent's program is wrong either way; the agent
+# lays a trap in the workspace so that writing the input or reading the output raises in the
+# harness: the run must still be "failed" (the model's fault), never "error" (which the gate and a
+# trainer treat as a broken harness, not as a zero).
+LAYOUT_MODULE = '''
+from pytest_rltask import Task, fail
+
+TASK = Task(prompt="p", tools=["write_file", "bash", "submit_answer"], max_steps=6)
+
+def test_layout(rollout):
+    run = rollout.run(["prog.py"], files={"data/hidden.txt": "hidden\\n"}, outputs=["out.txt"])
+    if not run.ok:
+        fail("script_error", run.stderr[-300:])
+    if run.file("out.txt", "no_output") != b"hidden\\n":
+        fail("wrong", "out.txt is not the hidden input")
+'''
+HONEST_PROG = 'open("out.txt", "w").write(open("data/hidden.txt").read())'
+WRONG_PROG = 'open("out.txt", "w").write("nope")'
+TRAPS = {
+    "hidden_is_a_folder": "mkdir -p data/hidden.txt/x",
+    "hidden_links_out": "mkdir -p data && ln -s /etc/passwd data/hidden.txt",
+    "output_links_out": "ln -s /etc/passwd out.txt",
+    "data_is_a_file": "echo x > data",
+    "data_links_out": "ln -s /tmp data",
+    "data_is_a_loop": "ln -s data data",
+    "output_is_a_loop": "ln -s out.txt out.txt",
+}
+
+
+def _layout(name: str) -> dict:
+    prog = WRONG_PROG if name != "output_links_out" and "loop" not in name else "pass"
+    return {"expect": "fail", "steps": _steps({"prog.py": prog}, bash=[TRAPS[name]])}
+
+
+def test_layout_traps_fail_the_run(box: pytest.Pytester) -> None:
+    """Held: a folder where the grader writes an input, a symlink out of the workspace as the output."""
+    sols = {n: _layout(n) for n in ("hidden_is_a_folder", "output_links_out")}
+    sols["honest"] = {"expect": "pass", "steps": _steps({"prog.py": HONEST_PROG})}
+    _play(box, LAYOUT_MODULE, sols).assert_outcomes(passed=len(sols))
+
+
+LAYOUT_HOLES = {
+    "hidden_links_out": "task._write_files checks dest.resolve() before its own 'symlink: unlink it' branch, so a "
+                        "grader input name the agent made a symlink out of the workspace raises ValueError: error",
+    "data_is_a_file": "task._write_files: dest.parent.mkdir() raises FileExistsError when an agent file sits "
+                      "where a parent folder of a grader input goes: outcome error instead of failed",
+    "data_links_out": "task._write_files raises ValueError ('escapes the sandbox workspace') when the agent made "
+                      "a parent folder of a grader input a symlink out of the workspace: error instead of failed",
+    "data_is_a_loop": "task._write_files: dest.resolve() raises RuntimeError (symlink loop) on an agent's "
+                      "self-referencing link: error instead of failed",
+    "output_is_a_loop": "Rollout.run's read-back catches OSError only; path.resolve() raises RuntimeError on a "
+                        "symlink loop named as an output: error instead of failed (no_output)",
+}
+
+
+@pytest.mark.parametrize("trap", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v))
+                                  for k, v in LAYOUT_HOLES.items()])
+def test_layout_trap_is_not_a_harness_error(box: pytest.Pytester, trap: str) -> None:
+    _play(box, LAYOUT_MODULE, {trap: _layout(trap)}).assert_outcomes(passed=1)
