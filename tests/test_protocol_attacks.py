@@ -159,6 +159,11 @@ json.dump({"graded": st.st_atime_ns > st.st_mtime_ns,
     "host-side reads of workspace files (the grader's, Rollout.run's output read-back) update atime "
     "(relatime on the workspace's filesystem): agent code sees its files were read since it wrote them"))
 def test_atime_tells_the_grader_read_the_workspace(box: pytest.Pytester) -> None:
+    import os
+    import tempfile
+
+    if os.statvfs(tempfile.gettempdir()).f_flag & getattr(os, "ST_NOATIME", 1024):
+        pytest.skip("workspaces live on a noatime filesystem here: no atime tell to test")
     before = 'assert rollout.artifact("report.txt").read_text() == "my report\\n"'
     _detect(box, ATIME_TELL, before=before).assert_outcomes(passed=1)
 
