@@ -249,11 +249,11 @@ class Rollout:
                 path = ws / name
                 try:
                     inside = ws.resolve() in path.resolve().parents
-                except OSError:
+                except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
                     inside = False
                 if not path.exists() and not path.is_symlink():
                     missing[name] = "was not written"
-                elif path.is_symlink() or not path.is_file() or not inside:
+                elif not inside or path.is_symlink() or not path.is_file():
                     missing[name] = "is not a regular file inside the workspace"
                 elif before[name] is not None and _stamp(path) == before[name]:
                     missing[name] = "was not written by this run (it is the file left before it)"
@@ -292,11 +292,15 @@ class Rollout:
         or a missing or invalid result, is the failure ``no_result`` (``sandbox_limit`` when a
         limit stopped it): a result is trusted only from a grading run that finished cleanly.
         """
+        for reserved in (RESULT_FILE, name):
+            if reserved in (files or {}):
+                raise ValueError(f"grade(): {reserved!r} is the grading run's own file; give the input another name")
         t0 = time.monotonic()
         ws = Path(tempfile.mkdtemp(prefix="rltask-grade-"))
         try:
             _write_files(ws, files)
             (ws / name).write_text(script)
+            (ws / RESULT_FILE).unlink(missing_ok=True)  # only the trusted script may write it
             sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation,
                                   **_image_options(self.task, self.isolation))
             give_tree(ws, getattr(sb, "owner", None))
@@ -348,21 +352,42 @@ def _give_path(root: Path, path: Path, owner: tuple[int, int] | None) -> None:
 
 
 def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[Path]:
-    """Write ``files`` into ``ws`` (an existing file is overwritten in place); the paths written."""
+    """Write ``files`` into ``ws``; the paths written.
+
+    The names are the grader's, the tree may be the agent's: containment is checked on the name
+    itself (no absolute path, no ``..``), and whatever the agent left in the way (a symlink or a
+    file where a folder must go, a symlink or a folder at the name) is removed first, so no trap
+    in the workspace turns into a harness error. An existing regular file is overwritten in
+    place, and one that already holds these bytes is left alone (its times stay the agent's).
+    """
     written = []
     for rel, content in (files or {}).items():
-        dest = ws / rel
-        if ws.resolve() not in dest.resolve().parents:
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or any(p in ("..", "") for p in parts):
             raise ValueError(f"file name {rel!r} escapes the sandbox workspace")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.is_symlink() or dest.is_dir():
-            shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() else dest.unlink()
+        node = ws
+        for part in parts[:-1]:
+            node = node / part
+            if node.is_symlink() or (node.exists() and not node.is_dir()):
+                node.unlink()
+            node.mkdir(exist_ok=True)
+        dest = ws.joinpath(*parts)
+        if dest.is_symlink():
+            dest.unlink()
+        elif dest.is_dir():
+            shutil.rmtree(dest)
         if isinstance(content, Path):
             if content.is_symlink() or not content.is_file():
                 raise RolloutFailure("no_artifact", f"{content.name} is not a regular file")
-            shutil.copyfile(content, dest, follow_symlinks=False)
+            data = content.read_bytes()
         else:
-            dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            data = content.encode() if isinstance(content, str) else content
+        try:
+            same = dest.is_file() and dest.stat().st_size == len(data) and dest.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            dest.write_bytes(data)
         written.append(dest)
     return written
 

@@ -134,9 +134,6 @@ json.dump({"graded": seen != cur, "why": f"/etc/passwd times {seen} -> {cur}"}, 
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the leased grading sandbox rewrites /etc/passwd and /etc/group (IsolatedSandbox.__init__ rmtrees "
-    "the private folder and FsPlan writes them again): their mtime/ctime differ from the agent's own runs"))
 def test_passwd_times_tell_a_new_sandbox(box: pytest.Pytester) -> None:
     _detect(box, PASSWD_TELL).assert_outcomes(passed=1)
 
@@ -180,9 +177,6 @@ json.dump({"graded": seen != cur, "why": f"data.txt {seen} -> {cur}"}, open("out
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "task._write_files rewrites a file whose bytes are unchanged: data.txt gets a new mtime although "
-    "its content is what the agent saw"))
 def test_rewriting_identical_inputs_changes_mtime(box: pytest.Pytester) -> None:
     _detect(box, REWRITE_TELL, run_kw='files={"data.txt": "public data\\n"}').assert_outcomes(passed=1)
 
@@ -198,9 +192,6 @@ json.dump({"graded": odd, "why": f"stdin is {link!r}"}, open("out.txt", "w"))
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "IsolatedSandbox._exec gives stdin as a TemporaryFile in the host private folder only when "
-    "Rollout.run(stdin=...) is used; agent tools always get /dev/null"))
 def test_stdin_fd_tells_a_grading_run(box: pytest.Pytester) -> None:
     _detect(box, STDIN_TELL, run_kw='stdin=b"what is 2+2?\\n"').assert_outcomes(passed=1)
 
@@ -476,8 +467,7 @@ PEAK_HOLES = {
 }
 
 
-@pytest.mark.parametrize("hack", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v))
-                                  for k, v in PEAK_HOLES.items()])
+@pytest.mark.parametrize("hack", list(PEAK_HOLES))  # the holes these were, now closed by the sampling witness
 def test_peak_rss_cannot_be_lowered(box: pytest.Pytester, hack: str) -> None:
     _play(box, MEM_MODULE, {hack: _mem_solution(hack)}).assert_outcomes(passed=1)
 
@@ -530,9 +520,6 @@ def test_grade_trusts_only_trusted_code(box: pytest.Pytester) -> None:
     _play(box, GRADE_MODULE, _grade_solutions(names)).assert_outcomes(passed=len(names))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Rollout.grade writes `files` into the grading workspace before the script runs: a data file named "
-    "result.json counts as the trusted result when the script exits 0 without writing one"))
 def test_grade_ignores_a_preexisting_result(box: pytest.Pytester) -> None:
     _play(box, GRADE_MODULE, _grade_solutions(["forged_result"])).assert_outcomes(passed=1)
 
@@ -594,7 +581,6 @@ LAYOUT_HOLES = {
 }
 
 
-@pytest.mark.parametrize("trap", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v))
-                                  for k, v in LAYOUT_HOLES.items()])
+@pytest.mark.parametrize("trap", list(LAYOUT_HOLES))  # the holes these were, now closed in _write_files
 def test_layout_trap_is_not_a_harness_error(box: pytest.Pytester, trap: str) -> None:
     _play(box, LAYOUT_MODULE, {trap: _layout(trap)}).assert_outcomes(passed=1)

@@ -413,8 +413,9 @@ class FsPlan:
             ("group", f"root:x:0:\nagent:x:{gid}:\nnogroup:x:65534:\n"),
         ):
             path = private / name
-            path.write_text(text)
-            path.chmod(0o644)
+            if not (path.is_file() and path.read_text() == text):  # a leased folder keeps its files' times
+                path.write_text(text)
+                path.chmod(0o644)
             self.ro.append((str(path), "/etc/" + name))
 
         for r in _python_roots() + [os.path.realpath(p) for p in extra_ro]:
@@ -477,9 +478,10 @@ class IsolatedSandbox(Sandbox):
             private_name = f"rltask-sbx-{self.uid}"
         try:
             self._private = Path(tempfile.gettempdir()) / private_name
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private.mkdir(mode=0o700)
-            os.chmod(self._private, 0o700)
+            if lease is None or not self._private.is_dir():
+                shutil.rmtree(self._private, ignore_errors=True)
+                self._private.mkdir(mode=0o700)
+                os.chmod(self._private, 0o700)
             self.workspace = Path(workspace).resolve()
             self.workspace.mkdir(parents=True, exist_ok=True)
             if not self.rootless and not self._leased:
@@ -535,12 +537,12 @@ class IsolatedSandbox(Sandbox):
             out = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             err = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             status = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
-            if stdin is not None:
-                sin = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
+            # stdin is always a deleted file of the private folder (empty when there is none):
+            # a grading run that feeds input looks like an agent's run that feeds none
+            sin = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
+            if stdin:
                 sin.write(stdin)
                 sin.seek(0)
-            else:
-                sin = subprocess.DEVNULL
             peak = stack.enter_context(tempfile.TemporaryFile(dir=self._private))
             self._peak_fd = peak.fileno()
             self._exec_env = full_env
@@ -690,8 +692,8 @@ class IsolatedSandbox(Sandbox):
             elif self._pidns is not None:
                 kill_pidns(self._pidns[0], self._since)
         finally:
-            if getattr(self, "_private", None) is not None:
-                shutil.rmtree(self._private, ignore_errors=True)
+            if getattr(self, "_private", None) is not None and not getattr(self, "_leased", False):
+                shutil.rmtree(self._private, ignore_errors=True)  # leased: release_lease removes it
             self._lock_fd = None
             if fd >= 0 and not getattr(self, "_leased", False):
                 os.close(fd)
@@ -716,13 +718,14 @@ REAPER_SOURCE = (Path(__file__).with_name("_reaper.py")).read_text()
 def release_lease(lease: tuple[int, int, str]) -> None:
     """End a lease: kill whatever still runs as the sandbox uid, then free it (rootless: nothing
     runs outside a pid namespace that is gone, and the uid is the harness's own)."""
-    uid, fd, _name = lease
-    if fd < 0:
-        return
+    uid, fd, name = lease
     try:
-        kill_uid(uid)
+        if fd >= 0:
+            kill_uid(uid)
     finally:
-        os.close(fd)
+        shutil.rmtree(Path(tempfile.gettempdir()) / name, ignore_errors=True)
+        if fd >= 0:
+            os.close(fd)
 
 
 def probe(cls: type[IsolatedSandbox]) -> str | None:
