@@ -292,15 +292,14 @@ class Rollout:
         or a missing or invalid result, is the failure ``no_result`` (``sandbox_limit`` when a
         limit stopped it): a result is trusted only from a grading run that finished cleanly.
         """
-        for reserved in (RESULT_FILE, name):
-            if reserved in (files or {}):
-                raise ValueError(f"grade(): {reserved!r} is the grading run's own file; give the input another name")
+        if name in (files or {}):
+            raise ValueError(f"grade(): {name!r} is the grading script's own name; give the input another name")
         t0 = time.monotonic()
         ws = Path(tempfile.mkdtemp(prefix="rltask-grade-"))
         try:
             _write_files(ws, files)
             (ws / name).write_text(script)
-            (ws / RESULT_FILE).unlink(missing_ok=True)  # only the trusted script may write it
+            (ws / RESULT_FILE).unlink(missing_ok=True)  # only the trusted script may write it (an input of that name is dropped)
             sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation,
                                   **_image_options(self.task, self.isolation))
             give_tree(ws, getattr(sb, "owner", None))

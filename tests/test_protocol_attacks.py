@@ -181,14 +181,17 @@ def test_rewriting_identical_inputs_changes_mtime(box: pytest.Pytester) -> None:
     _detect(box, REWRITE_TELL, run_kw='files={"data.txt": "public data\\n"}').assert_outcomes(passed=1)
 
 
-# run_python/bash give /dev/null as stdin; Rollout.run(stdin=...) gives an unlinked file in the
-# host's private folder: a kind of fd 0 no agent tool can produce (it is on the workspace's
-# filesystem, yet outside /ws).
+# Rollout.run(stdin=...) once gave an unlinked file in the host's private folder while run_python and
+# bash gave /dev/null: a kind of fd 0 no agent tool could produce. Now every exec's stdin is an
+# unlinked file of the same private folder (empty when there is no input); the detector records
+# what kind of fd 0 its own runs had (what it can read is only the input itself).
 STDIN_TELL = r'''
 import json, os, stat
 st, link = os.fstat(0), os.readlink("/proc/self/fd/0")
-odd = stat.S_ISREG(st.st_mode) and st.st_dev == os.stat("/ws").st_dev and not link.startswith("/ws/")
-json.dump({"graded": odd, "why": f"stdin is {link!r}"}, open("out.txt", "w"))
+cur = [stat.S_IFMT(st.st_mode), st.st_dev == os.stat("/ws").st_dev, os.path.dirname(link)]
+seen = json.load(open(".fd0")) if os.path.exists(".fd0") else cur
+json.dump(seen, open(".fd0", "w"))
+json.dump({"graded": seen != cur, "why": f"stdin {seen} -> {cur}"}, open("out.txt", "w"))
 '''
 
 

@@ -42,10 +42,11 @@ SAMPLE_S = 0.01
 
 
 def total_now() -> int:
-    """Resident bytes of every other process now, plus the bytes held in /tmp and /dev/shm."""
+    """Resident bytes of every other process now, plus what memfds and /tmp, /dev/shm hold."""
     total = 0
     page = os.sysconf("SC_PAGE_SIZE")
     me = os.getpid()
+    memfds: set[tuple[int, int]] = set()
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
             continue
@@ -53,6 +54,16 @@ def total_now() -> int:
             with open(f"/proc/{name}/statm", "rb") as fh:
                 total += int(fh.read().split()[1]) * page
         except (OSError, ValueError, IndexError):
+            continue
+        try:  # a memfd's pages belong to no process's RSS until mapped: count each file once
+            for fd in os.listdir(f"/proc/{name}/fd"):
+                path = f"/proc/{name}/fd/{fd}"
+                if os.readlink(path).startswith("/memfd:"):
+                    st = os.stat(path)
+                    if (st.st_dev, st.st_ino) not in memfds:
+                        memfds.add((st.st_dev, st.st_ino))
+                        total += st.st_blocks * 512
+        except OSError:
             continue
     for folder in ("/tmp", "/dev/shm"):
         try:
