@@ -1,15 +1,7 @@
-"""hello-py's example task: compute with the python tool, then submit the number."""
-from pytest_rltask import Task, category
+"""The grader: the submitted answer, as a plain integer."""
+from pytest_rltask import category
 
-TASK = Task(
-    prompt=(
-        "Calculate (2^10 + 3^5) * 7 - 100, where ^ means exponentiation. Use the run_python tool to "
-        "compute it (write the script with write_file first), then submit the result with "
-        "submit_answer as a plain integer."
-    ),
-    tools=["write_file", "run_python", "submit_answer"],
-    max_steps=6,
-)
+from .task import TASK  # noqa: F401  (the plugin plays the module's TASK)
 
 
 def test_arithmetic(rollout):
