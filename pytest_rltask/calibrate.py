@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .settings import parse_band
+from .transcript import meta_and_outcome
 from .stats import wilson
 
 
@@ -28,19 +29,7 @@ def recorded_scores(folder: Path, score: str, task: str | None = None) -> list[f
     """One entry per completed run under ``folder``: its recorded score, or None (never scored)."""
     out: list[float | None] = []
     for f in sorted(Path(folder).rglob("run-*.jsonl")):
-        meta: dict[str, Any] = {}
-        end: dict[str, Any] | None = None
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if ev.get("type") == "meta" and not meta:
-                meta = ev
-            elif ev.get("type") == "outcome":
-                end = ev
+        meta, end = meta_and_outcome(f)
         if task is not None and task not in str(meta.get("task", "")):
             continue
         if end is None or end.get("outcome") not in ("passed", "failed"):

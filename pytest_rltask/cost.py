@@ -104,30 +104,26 @@ def recorded_tokens(transcript: str | None) -> dict[str, Any]:
     A dry run with replayed recordings spends nothing, but the recordings know what the live run
     spent: that is the honest estimate of a live run's cost. Empty when nothing was recorded.
     """
+    from .transcript import read_events
+
     if not transcript:
         return {}
     try:
-        with open(transcript, encoding="utf-8") as fh:
-            meta = json.loads(fh.readline() or "{}")
-    except (OSError, ValueError):
+        meta = next(read_events(transcript), {})
+    except OSError:
         return {}
     source = meta.get("source")
     if not source or not str(source).endswith(".jsonl"):
         return {}
     totals: dict[str, Any] = {}
     try:
-        with open(source, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                if ev.get("type") == "meta" and ev.get("model"):
-                    totals["_model"] = ev["model"]
-                if ev.get("type") == "model_reply":
-                    for k, v in (ev.get("usage") or {}).items():
-                        if isinstance(v, int) and k.endswith("tokens"):
-                            totals[k] = totals.get(k, 0) + v
+        for ev in read_events(source):
+            if ev.get("type") == "meta" and ev.get("model"):
+                totals["_model"] = ev["model"]
+            if ev.get("type") == "model_reply":
+                for k, v in (ev.get("usage") or {}).items():
+                    if isinstance(v, int) and k.endswith("tokens"):
+                        totals[k] = totals.get(k, 0) + v
     except OSError:
         return {}
     return totals if any(k != "_model" for k in totals) else {}

@@ -31,21 +31,15 @@ def read_transcript(path: str | None) -> list[dict[str, Any]]:
     """A run's events, clipped for the page; an unreadable transcript is one event that says so."""
     if not path:
         return []
-    p = Path(path)
+    from .transcript import read_events
+
     try:
-        lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
+        events = [_clip(ev) for ev in read_events(path)]
     except OSError as e:
         return [{"type": "missing", "message": f"transcript not readable: {e}"}]
-    events = []
-    for line in lines[:MAX_TRANSCRIPT_EVENTS]:
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(ev, dict):
-            events.append(_clip(ev))
-    if len(lines) > MAX_TRANSCRIPT_EVENTS:
-        events.append({"type": "clipped", "message": f"{len(lines) - MAX_TRANSCRIPT_EVENTS} more events in {p}"})
+    if len(events) > MAX_TRANSCRIPT_EVENTS:
+        n = len(events) - MAX_TRANSCRIPT_EVENTS
+        events = events[:MAX_TRANSCRIPT_EVENTS] + [{"type": "clipped", "message": f"{n} more events in {path}"}]
     return events
 
 

@@ -8,14 +8,13 @@ count. ``--rl-resume DIR`` re-grades the runs DIR recorded as passed or failed a
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .task import Case
-from .transcript import Trajectory, TrajectoryError, load_trajectory, trajectory_files
+from .transcript import Trajectory, TrajectoryError, load_trajectory, meta_and_outcome, trajectory_files
 
 
 def slug(text: str) -> str:
@@ -30,24 +29,11 @@ class NoRecording(LookupError):
 @lru_cache(maxsize=None)
 def _meta(path: Path) -> tuple[dict[str, Any], str | None]:
     """A transcript's meta event and the outcome it recorded (None: the run never finished)."""
-    meta: dict[str, Any] = {}
-    outcome = None
     try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                try:
-                    ev = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if ev.get("type") == "meta" and not meta:
-                    meta = ev
-                elif ev.get("type") == "outcome":
-                    outcome = ev.get("outcome")
+        meta, end = meta_and_outcome(path)
     except OSError as e:
         raise TrajectoryError(f"cannot read {path}: {e}") from e
-    return meta, outcome
+    return meta, (end or {}).get("outcome")
 
 
 def _folder(root: Path, task: str) -> Path:

@@ -16,12 +16,12 @@ from typing import Any, Callable
 
 from . import budget
 from . import sandbox as sandboxes
-from .agents.base import Agent, AgentError, get_agent
+from .agents.base import Agent, AgentError
 from .episode import Episode, Usage
 from .outcome import RolloutFailure
 from .sandbox.base import Limits, Sandbox
 from .tools import Tool, select
-from .transcript import Trajectory, Transcript, trajectory_files
+from .transcript import Transcript, trajectory_files
 
 RESULT_FILE = "result.json"
 RESULT_LIMIT = 64 * 1024 * 1024

@@ -72,6 +72,32 @@ class Transcript:
         return "\n".join(lines)
 
 
+def read_events(path: Path | str) -> Iterator[dict[str, Any]]:
+    """A transcript's events, skipping blank and torn lines (a run killed mid-write); OSError if unreadable."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(ev, dict):
+                yield ev
+
+
+def meta_and_outcome(path: Path | str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A transcript's first meta event and its last outcome event (None: the run never finished)."""
+    meta: dict[str, Any] = {}
+    end: dict[str, Any] | None = None
+    for ev in read_events(path):
+        if ev.get("type") == "meta" and not meta:
+            meta = ev
+        elif ev.get("type") == "outcome":
+            end = ev
+    return meta, end
+
+
 def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[:n] + f" ...[{len(s) - n} more chars]"
 

@@ -58,7 +58,6 @@ import subprocess
 import tempfile
 
 from . import _seccomp
-import sys
 
 from ._isolated import REAPER_SOURCE, IsolatedSandbox, probe, rlimits
 from .base import SandboxError, interpreter
