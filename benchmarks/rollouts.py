@@ -1,5 +1,8 @@
 """How wall time scales with the number of rollouts, against a local Messages API answering after 1 s.
 
+Every run is played (``--rl-early-stop off``: with the band 0-1 early stop would end each task
+after its first run).
+
 The work of research/performance.md: arithmetic rollouts of two model turns each (write+run the
 script, then submit), so one rollout's critical path is 2.0 s; every tool call runs in the sandbox.
 For each ``-n`` and each count of rollouts, the median whole-process wall time of ``--repeat``
@@ -45,7 +48,7 @@ def one(server_url: str, runs: int, workers: str, concurrency: int) -> float:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tasks/arithmetic", "-m", "not offline", "-q",
          "-p", "no:cacheprovider", "--rl-runs", str(runs), "--rl-min-runs", "1", "-n", workers,
-         "--rl-band", "0,1", "--rl-concurrency", str(concurrency),
+         "--rl-band", "0,1", "--rl-early-stop", "off", "--rl-concurrency", str(concurrency),
          "--rl-transcripts", str(ROOT / ".rltask" / "bench")],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )

@@ -29,7 +29,11 @@ _local = threading.local()
 
 
 def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:  # the folder went away (a session ended under us): slots are free again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -97,6 +101,7 @@ class RequestBudget:
     # -- shared state --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict]:
+        self.folder.mkdir(parents=True, exist_ok=True)  # a folder that went away comes back empty
         fd = os.open(self._state_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -180,13 +185,23 @@ def retry_after_seconds(headers: object) -> float | None:
 _session: dict[str, object] = {}
 
 
-def configure(folder: Path | None, cpu: int | None, requests: int) -> None:
-    """Set this process's budgets (the plugin calls it once per process)."""
+def configure(folder: Path | None, cpu: int | None, requests: int) -> dict[str, object]:
+    """Set this process's budgets; returns the ones they replace, for ``restore``.
+
+    A session inside a session (pytester's in-process runs) must hand the outer one's budgets
+    back when it ends, or the outer session would hold slots in a folder that is gone.
+    """
+    previous = dict(_session)
     _session.clear()
-    if folder is None:
-        return
-    _session["cpu"] = CpuSlots(Path(folder) / "cpu", cpu)
-    _session["requests"] = RequestBudget(Path(folder) / "requests", requests)
+    if folder is not None:
+        _session["cpu"] = CpuSlots(Path(folder) / "cpu", cpu)
+        _session["requests"] = RequestBudget(Path(folder) / "requests", requests)
+    return previous
+
+
+def restore(previous: dict[str, object]) -> None:
+    _session.clear()
+    _session.update(previous)
 
 
 @contextlib.contextmanager

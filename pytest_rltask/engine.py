@@ -99,10 +99,16 @@ class Engine:
         for fut in futures:
             if not fut.done():
                 fut.cancel()
+        # let every cancelled rollout run its own cleanup (sandbox, lease, workspace) to the end
+        # before the loop stops: a cancelled future says "done" before its task has unwound
+        try:
+            asyncio.run_coroutine_threadsafe(self._drain(), self._loop).result(timeout=120)
+        except BaseException:  # noqa: BLE001 - best effort; the loop is stopped below either way
+            pass
         for fut in futures:
             try:
-                ro = fut.result(timeout=60)
-            except BaseException:  # noqa: BLE001 - cancelled, skipped or errored: nothing to clean
+                ro = fut.result(timeout=0)
+            except BaseException:  # noqa: BLE001 - cancelled, skipped or errored: cleaned up itself
                 continue
             if discard is not None:
                 discard(ro)
@@ -110,6 +116,11 @@ class Engine:
         self._thread.join(timeout=10)
         if not self._loop.is_running():
             self._loop.close()
+
+
+    async def _drain(self) -> None:
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 class Skipped(RuntimeError):

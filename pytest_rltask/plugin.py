@@ -23,6 +23,7 @@ JUDGE_BACKEND = pytest.StashKey[Any]()
 ENGINE = pytest.StashKey[Any]()  # this process's rollout engine, made on first use
 OWN_RUNS = pytest.StashKey[dict]()  # task id -> its run items in this process, for prefetching
 SESSION_DIR = pytest.StashKey[str]()  # the session's budget folder (made by the controller)
+PREV_BUDGETS = pytest.StashKey[dict]()  # the budgets this session replaced (an outer pytester session's)
 PLANNED = pytest.StashKey[dict]()  # node id -> the rollout args the engine was given
 EARLY_STOP = pytest.StashKey[Any]()  # this process's run outcomes (schedule.EarlyStop)
 STOPPED = pytest.StashKey[tuple[str, int]]()  # on an item skipped as decided: (verdict, after run k)
@@ -169,10 +170,14 @@ def _start_budgets(config: pytest.Config, s: _settings.Settings) -> None:
     if folder is None:
         folder = tempfile.mkdtemp(prefix="rltask-session-")
         config.stash[SESSION_DIR] = folder
-    budget.configure(Path(folder), cpu=None, requests=s.concurrency)
+    config.stash[PREV_BUDGETS] = budget.configure(Path(folder), cpu=None, requests=s.concurrency)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import budget
+
+    if PREV_BUDGETS in config.stash:
+        budget.restore(config.stash[PREV_BUDGETS])
     eng = config.stash.get(ENGINE, None)
     if eng is not None:
         def discard(ro: Rollout) -> None:  # played for an item that did not run (e.g. -x): clean up
