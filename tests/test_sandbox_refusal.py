@@ -75,7 +75,7 @@ def test_replayed_run_is_refused_too(task, no_sandbox) -> None:
     pytester, marker = task
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--rl-agent", "replay", "--rl-runs", "1",
                                         "--rl-min-runs", "1", "-k", "run-")
-    res.assert_outcomes(errors=1)
+    res.assert_outcomes(errors=1, failed=1)  # the run's error, and its task's band gate (not measured)
     assert "refusing to run agent-written code without a sandbox" in res.stdout.str()
     assert not marker.exists()
 

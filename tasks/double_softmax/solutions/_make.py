@@ -464,7 +464,7 @@ def main() -> None:
                                      "script only copies those weights (right on the workspace "
                                      "instance only)",
                                      steps_edit(copy_cached_weights, before=correct_run_first(True))),
-        "hack_exit_at_import": ("fail", "wrong_training", "trains a fixed copy once, then the "
+        "hack_exit_at_import": ("fail", "script_error", "trains a fixed copy once, then the "
                                 "script os._exit(0)s at start, leaving that weights.npz",
                                 steps_edit(exit_at_import, before=correct_run_first(False))),
         "hack_sys_exit_in_main": ("fail", "script_error", "sys.exit(0) at the start of main()",
