@@ -67,9 +67,9 @@ def test_page_is_self_contained_and_escapes_agent_text(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory: pytest.TempPathFactory):
     try:
-        b = Browser()
+        b = Browser(tmp_path_factory.mktemp("chrome"))
     except BrowserUnavailable as e:
         pytest.skip(f"no headless browser here: {e}")
     yield b

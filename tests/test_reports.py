@@ -128,7 +128,8 @@ def test_bad_price_file_is_a_usage_error(arith: pytest.Pytester) -> None:
     res.stderr.fnmatch_lines(["*--rl-prices*needs numeric input, output, cache_read and cache_write*"])
 
 
-def test_html_report_end_to_end_in_chromium(arith: pytest.Pytester, tmp_path: Path) -> None:
+def test_html_report_end_to_end_in_chromium(arith: pytest.Pytester, tmp_path: Path,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
     from tests.servers.browser import Browser, BrowserUnavailable
 
     runs = _answers(arith, "8769", "-2", "<script>window.pwned=1</script>")
@@ -138,7 +139,7 @@ def test_html_report_end_to_end_in_chromium(arith: pytest.Pytester, tmp_path: Pa
     page = arith.path / "report.html"
     assert page.is_file(), res.stdout.str()[-2000:]
     try:
-        b = Browser()
+        b = Browser(tmp_path_factory.mktemp("c"))  # a short path: Chromium's socket lives in the profile
     except BrowserUnavailable as e:
         pytest.skip(f"no headless browser here: {e}")
     try:

@@ -37,15 +37,18 @@ def _free_port() -> int:
 
 
 class Browser:
-    def __init__(self) -> None:
+    def __init__(self, profile_root: Path | None = None) -> None:
         chrome = shutil.which("chromium") or shutil.which("chromium-browser")
         driver = shutil.which("chromedriver")
         if not chrome or not driver:
             raise BrowserUnavailable("no chromium/chromedriver (apt-get install chromium chromium-driver)")
         self.port = _free_port()
-        self.profile = tempfile.mkdtemp(prefix="rltask-chrome-")
+        # under the test's own folder when given: what Chromium writes late stays out of /tmp
+        self.profile = tempfile.mkdtemp(prefix="rltask-chrome-", dir=profile_root)
+        # Chromium keeps sockets under TMPDIR: a long one (a pytester test's) makes it exit at start
+        env = {k: v for k, v in os.environ.items() if k != "TMPDIR"}
         self.proc = subprocess.Popen([driver, f"--port={self.port}", "--allowed-ips=127.0.0.1"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 20
         while True:
