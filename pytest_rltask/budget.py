@@ -122,9 +122,6 @@ class RequestBudget:
         tmp.write_text(json.dumps(state))
         tmp.replace(self.state_path)
 
-    def state(self) -> dict:
-        return self._read()
-
     # -- what the agents call --------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def request(self) -> AsyncIterator[None]:

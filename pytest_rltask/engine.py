@@ -5,7 +5,7 @@ of the other run items of the same task that this process will run (its own item
 every selected item; under xdist the task is sent whole to one worker, so the worker's
 ``session.items`` of that task are its own). A rollout is started at most once per item, only for
 an item that is selected here, and never after its task's band verdict is already decided
-(``cancel``). Rollouts wait on the model most of the time, so the loop overlaps them; CPU-heavy
+(the ``gate`` a rollout waits on). Rollouts wait on the model most of the time, so the loop overlaps them; CPU-heavy
 tool calls are held to the free cores by ``budget.CpuSlots``.
 """
 from __future__ import annotations
@@ -30,13 +30,8 @@ class Engine:
         self._thread.start()
         self._gate = asyncio.Semaphore(self.concurrency)  # bound lazily to the loop on first use (3.10+)
         self._futures: dict[str, concurrent.futures.Future] = {}
-        self._cancelled: set[str] = set()
-        self._groups: dict[str, str] = {}
         self._taken: set[str] = set()
         self._lock = threading.Lock()
-        self.started = 0
-        self.peak_in_flight = 0
-        self._in_flight = 0
 
     # -- submitting --------------------------------------------------------------------------
     def submit(self, key: str, factory: Factory, group: str = "",
@@ -50,7 +45,6 @@ class Engine:
             fut = self._futures.get(key)
             if fut is not None:
                 return fut
-            self._groups[key] = group
             fut = asyncio.run_coroutine_threadsafe(self._run(key, group, factory, gate), self._loop)
             self._futures[key] = fut
             return fut
@@ -68,15 +62,7 @@ class Engine:
                 raise Skipped(f"not played: the band verdict of {group} was decided before it started")
             await asyncio.sleep(0.02)
         async with self._gate:
-            if group in self._cancelled:
-                raise Skipped(f"not played: the band verdict of {group} was decided before it started")
-            self.started += 1
-            self._in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-            try:
-                return await factory()
-            finally:
-                self._in_flight -= 1
+            return await factory()
 
     def result(self, key: str) -> Any:
         """Wait for the rollout ``key``: its Rollout, or the exception it raised."""
@@ -85,17 +71,11 @@ class Engine:
             self._taken.add(key)
         return fut.result()
 
-    def cancel(self, group: str) -> None:
-        """Start no more rollouts of ``group`` (its verdict is decided); running ones finish."""
-        with self._lock:
-            self._cancelled.add(group)
-
     # -- ending ------------------------------------------------------------------------------
     def close(self, discard: Callable[[Any], None] | None = None) -> None:
         """Stop the loop; rollouts nobody asked for are passed to ``discard`` (cleanup), not lost silently."""
         with self._lock:
             futures = [f for k, f in self._futures.items() if k not in self._taken]
-            self._cancelled.update(self._groups.values())
         for fut in futures:
             if not fut.done():
                 fut.cancel()
