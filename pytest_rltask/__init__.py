@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .outcome import RolloutFailure, category, fail
 from .sandbox.base import ExecResult, Limits
-from .task import AgentRun, Rollout, Task
+from .task import AgentRun, Rollout, Task, write_files
 from .tools import Tool, ToolResult, tool
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "category",
     "fail",
     "tool",
+    "write_files",
 ]
 __version__ = "0.1.0"

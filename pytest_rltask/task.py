@@ -226,7 +226,7 @@ class Rollout:
         # the files written here belong to the agent's uid (rootless: they are the harness's already)
         owner = (self.lease[0], self.lease[0]) if self.lease is not None and self.lease[1] >= 0 else None
         try:
-            for path in _write_files(ws, files):
+            for path in write_files(ws, files):
                 _give_path(ws, path, owner)
             if not in_place:
                 give_tree(ws, owner)
@@ -297,7 +297,7 @@ class Rollout:
         t0 = time.monotonic()
         ws = Path(tempfile.mkdtemp(prefix="rltask-grade-"))
         try:
-            _write_files(ws, files)
+            write_files(ws, files)
             (ws / name).write_text(script)
             (ws / RESULT_FILE).unlink(missing_ok=True)  # only the trusted script may write it (an input of that name is dropped)
             sb = sandboxes.create(ws, limits or self.task.grade_limits or self.task.limits, self.isolation,
@@ -350,8 +350,10 @@ def _give_path(root: Path, path: Path, owner: tuple[int, int] | None) -> None:
         p = p.parent
 
 
-def _write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[Path]:
-    """Write ``files`` into ``ws``; the paths written.
+def write_files(ws: Path, files: dict[str, bytes | str | Path] | None) -> list[Path]:
+    """Write ``files`` (name -> bytes, str or host Path) into ``ws``; the paths written.
+
+    Task code uses it too, to lay out a workspace from an instance's files.
 
     The names are the grader's, the tree may be the agent's: containment is checked on the name
     itself (no absolute path, no ``..``), and whatever the agent left in the way (a symlink or a

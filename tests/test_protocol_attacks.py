@@ -166,7 +166,7 @@ def test_atime_tells_the_grader_read_the_workspace(box: pytest.Pytester) -> None
 
 
 # Graders re-run the program on the workspace's own instance (double_softmax) or write the shipped
-# originals back (eval_lookup_patch): _write_files rewrites a file even when its bytes are the same.
+# originals back (eval_lookup_patch): write_files rewrites a file even when its bytes are the same.
 REWRITE_TELL = r'''
 import json, os
 st = os.stat("data.txt")
@@ -571,19 +571,19 @@ def test_layout_traps_fail_the_run(box: pytest.Pytester) -> None:
 
 
 LAYOUT_HOLES = {
-    "hidden_links_out": "task._write_files checks dest.resolve() before its own 'symlink: unlink it' branch, so a "
+    "hidden_links_out": "task.write_files checks dest.resolve() before its own 'symlink: unlink it' branch, so a "
                         "grader input name the agent made a symlink out of the workspace raises ValueError: error",
-    "data_is_a_file": "task._write_files: dest.parent.mkdir() raises FileExistsError when an agent file sits "
+    "data_is_a_file": "task.write_files: dest.parent.mkdir() raises FileExistsError when an agent file sits "
                       "where a parent folder of a grader input goes: outcome error instead of failed",
-    "data_links_out": "task._write_files raises ValueError ('escapes the sandbox workspace') when the agent made "
+    "data_links_out": "task.write_files raises ValueError ('escapes the sandbox workspace') when the agent made "
                       "a parent folder of a grader input a symlink out of the workspace: error instead of failed",
-    "data_is_a_loop": "task._write_files: dest.resolve() raises RuntimeError (symlink loop) on an agent's "
+    "data_is_a_loop": "task.write_files: dest.resolve() raises RuntimeError (symlink loop) on an agent's "
                       "self-referencing link: error instead of failed",
     "output_is_a_loop": "Rollout.run's read-back catches OSError only; path.resolve() raises RuntimeError on a "
                         "symlink loop named as an output: error instead of failed (no_output)",
 }
 
 
-@pytest.mark.parametrize("trap", list(LAYOUT_HOLES))  # the holes these were, now closed in _write_files
+@pytest.mark.parametrize("trap", list(LAYOUT_HOLES))  # the holes these were, now closed in write_files
 def test_layout_trap_is_not_a_harness_error(box: pytest.Pytester, trap: str) -> None:
     _play(box, LAYOUT_MODULE, {trap: _layout(trap)}).assert_outcomes(passed=1)

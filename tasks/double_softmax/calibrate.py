@@ -18,6 +18,7 @@ from pathlib import Path
 from . import grader as G
 from .solutions import _make as M
 from .task import SCRIPT_NAME, WEIGHTS, instance, make_script
+from pytest_rltask import write_files
 
 FIXES = (M.fix_logits, M.fix_log_softmax_nll, M.fix_log_of_softmax_nll, M.fix_gather_log_probs,
          M.fix_functional_ce, M.fix_train_only_logits, M.fix_log_softmax_ce, M.log_in_train_loop)
@@ -46,8 +47,7 @@ def main(instances=range(1, 11)) -> None:
             with tempfile.TemporaryDirectory() as d:
                 d = Path(d)
                 (d / SCRIPT_NAME).write_text(fix(make_script(s)))
-                for name, content in inst.files().items():
-                    (d / name).write_bytes(content.encode() if isinstance(content, str) else content)
+                write_files(d, inst.files())
                 subprocess.run([sys.executable, SCRIPT_NAME], cwd=d, check=True, capture_output=True)
                 w = G.load_weights((d / WEIGHTS).read_bytes())
             d_ce, _ = G.distances(w, G.reference(s, "hidden"))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_rltask import Limits, Task
+from pytest_rltask import Limits, Task, write_files
 
 SCRIPT_NAME = "train_digits.py"
 DATA, INIT, CONFIG, WEIGHTS = "digits.npz", "init.npz", "config.json", "weights.npz"
@@ -297,8 +297,7 @@ def make_script(instance_seed: int) -> str:
 def make_workspace(ws: Path, instance_seed: int) -> None:
     ws = Path(ws)
     (ws / SCRIPT_NAME).write_text(make_script(instance_seed))
-    for name, content in instance(instance_seed, "workspace").files().items():
-        (ws / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    write_files(ws, instance(instance_seed, "workspace").files())
 
 
 TASK = Task(

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_rltask import RolloutFailure
+from pytest_rltask import RolloutFailure, write_files
 from pytest_rltask.task import AgentRun
 
 from . import grader
@@ -59,10 +59,7 @@ class LocalRollout:
         try:
             if from_workspace:
                 shutil.copytree(self.workspace, ws, symlinks=True, dirs_exist_ok=True)
-            for rel, content in (files or {}).items():
-                p = ws / rel
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(content.encode() if isinstance(content, str) else content)
+            write_files(ws, files)
             argv = [sys.executable, *args] if command is None else ["/bin/bash", "-c", command]
             t0 = time.monotonic()
             try:

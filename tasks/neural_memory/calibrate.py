@@ -19,6 +19,7 @@ from pathlib import Path
 from .grader import Bad, analyse, context, load_outputs
 from .solutions import _make as M
 from .task import OUTPUTS, RUNNER_NAME, make_workspace, probe_files
+from pytest_rltask import write_files
 
 NAIVE = M._swap(M.FAIL_LEARNED_GATE, "return g * a + (1 - g) * m", "return g * a + m")
 
@@ -28,8 +29,7 @@ def grade_locally(classes: str, inst: int) -> dict:
         d = Path(d)
         make_workspace(d, inst)
         (d / "model.py").write_text(M.model_py(classes))
-        for name, content in probe_files(inst, "hidden").items():
-            (d / name).write_bytes(content.encode() if isinstance(content, str) else content)
+        write_files(d, probe_files(inst, "hidden"))
         subprocess.run([sys.executable, RUNNER_NAME], cwd=d, capture_output=True, timeout=600,
                        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_rltask import Limits, Task
+from pytest_rltask import Limits, Task, write_files
 
 HERE = Path(__file__).resolve().parent
 MODEL_PY = (HERE / "workspace_model.py").read_text()
@@ -154,8 +154,7 @@ def make_workspace(ws: Path, instance_seed: int) -> None:
     ws = Path(ws)
     (ws / "model.py").write_text(MODEL_PY)
     (ws / "TASK.md").write_text(TASK_MD)
-    for name, content in probe_files(instance_seed, "workspace").items():
-        (ws / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    write_files(ws, probe_files(instance_seed, "workspace"))
 
 
 TASK = Task(
